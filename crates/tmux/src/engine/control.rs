@@ -1,1 +1,1058 @@
+//! The control-mode engine: one persistent `tmux -C` connection per server, pipelined.
+//!
+//! - Requests are written one command per line and paired with reply blocks by order and flags
+//!   ([`Correlator`]); commands that may queue more commands (`source-file`, `if-shell`) are
+//!   followed by a sentinel so their extra blocks are attributed to them.
+//! - Commands that would block the shared connection (`wait-for`, foreground `run-shell`) or
+//!   act on "the current client" (`switch-client`, `detach-client`, …) run on their own
+//!   connection: a separate `tmux` process.
+//! - The connection attaches to a hidden session of its own (`__cao_control` by default), so
+//!   it never changes what the user's sessions look like; that session keeps the server alive
+//!   while the engine is connected.
+//! - Notifications go to bounded broadcast queues; the reader never waits for a consumer (a
+//!   consumer that falls behind sees `Lagged`). Flow control (`pause-after`) is on, and a paused
+//!   pane is continued automatically, so tmux never disconnects a slow engine.
+//! - When the connection dies, every pending request fails with the reason; the engine
+//!   reconnects in the background with backoff (only to a server that still runs) and on the
+//!   next request.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{broadcast, oneshot};
+
+use super::subprocess::{is_no_server_message, SubprocessEngine};
+use super::{default_tmux_binary, Engine, EngineError};
+use crate::command::{CommandOutput, TmuxCommand};
+use crate::ids::PaneId;
+pub use crate::protocol::Notification;
+use crate::protocol::{
+    ControlParser, Correlated, Correlator, Expectation, ProtocolEvent, ReplyBlock,
+};
+use crate::quote::{check_argv, write_control_line};
+use crate::socket::Socket;
+use crate::version::TmuxVersion;
+
+/// The hidden session the control connection attaches to.
+pub const DEFAULT_CONTROL_SESSION: &str = "__cao_control";
+
+/// Settings of a [`ControlEngine`].
+#[derive(Debug, Clone)]
+pub struct ControlOptions {
+    pub binary: PathBuf,
+    pub socket: Socket,
+    /// `-f` for servers this engine starts (`/dev/null` in tests); `None` = tmux's default.
+    pub config_file: Option<PathBuf>,
+    /// The session the connection attaches to (created when missing on a running server).
+    pub control_session: String,
+    /// Flow control: tmux pauses a pane whose output this client has not read for this long;
+    /// the engine continues it at once. `None` turns flow control off.
+    pub pause_after: Option<Duration>,
+    /// Capacity of each notification queue.
+    pub notification_capacity: usize,
+    /// How long a request may wait for its reply; `None` waits forever.
+    pub request_timeout: Option<Duration>,
+    /// First and longest delay between background reconnection attempts.
+    pub reconnect_initial: Duration,
+    pub reconnect_max: Duration,
+}
+
+impl ControlOptions {
+    /// Defaults for a server at `socket`.
+    pub fn new(socket: Socket) -> Self {
+        Self {
+            binary: default_tmux_binary(),
+            socket,
+            config_file: None,
+            control_session: DEFAULT_CONTROL_SESSION.to_string(),
+            pause_after: Some(Duration::from_secs(5)),
+            notification_capacity: 4096,
+            request_timeout: Some(Duration::from_secs(30)),
+            reconnect_initial: Duration::from_millis(50),
+            reconnect_max: Duration::from_secs(2),
+        }
+    }
+
+    /// Starts servers with this configuration file.
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(path.into());
+        self
+    }
+}
+
+/// Counters describing the engine's life, for tests and reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ControlStats {
+    pub connections: u64,
+    pub pauses: u64,
+    pub continues: u64,
+    pub unsolicited_blocks: u64,
+}
+
+enum Waiter {
+    Caller(oneshot::Sender<Vec<ReplyBlock>>),
+    Discard,
+}
+
+struct ConnectionState {
+    correlator: Correlator<Waiter>,
+    alive: bool,
+    lost_reason: Option<String>,
+}
+
+struct Connection {
+    writer: tokio::sync::Mutex<Option<ChildStdin>>,
+    state: Arc<Mutex<ConnectionState>>,
+    /// Set once during setup, before the connection is shared.
+    version: std::sync::OnceLock<TmuxVersion>,
+    client_pid: Option<u32>,
+    nonces: AtomicU64,
+    generation: u64,
+    /// Set before sending `kill-server`: the loss that follows is expected.
+    expecting_exit: Arc<AtomicBool>,
+}
+
+impl Connection {
+    fn is_alive(&self) -> bool {
+        lock(&self.state).alive
+    }
+
+    fn lost_error(&self, socket: &Socket) -> EngineError {
+        let reason = lock(&self.state)
+            .lost_reason
+            .clone()
+            .unwrap_or_else(|| "the control client exited".to_string());
+        EngineError::ConnectionLost {
+            socket: socket.describe(),
+            reason,
+        }
+    }
+
+    /// Registers the waiters and writes the bytes, in one step so order matches.
+    async fn send(
+        &self,
+        bytes: &[u8],
+        expectations: Vec<(Waiter, Expectation)>,
+        socket: &Socket,
+    ) -> Result<(), EngineError> {
+        let mut writer = self.writer.lock().await;
+        {
+            let mut state = lock(&self.state);
+            if !state.alive {
+                drop(state);
+                return Err(self.lost_error(socket));
+            }
+            for (waiter, expectation) in expectations {
+                state.correlator.push(waiter, expectation);
+            }
+        }
+        let Some(stdin) = writer.as_mut() else {
+            return Err(self.lost_error(socket));
+        };
+        // If this future is dropped mid-write the stream is corrupt; the guard then closes
+        // the connection so every pending request fails instead of being misattributed.
+        let mut guard = WriteGuard {
+            state: &self.state,
+            done: false,
+        };
+        let result = stdin.write_all(bytes).await;
+        guard.done = true;
+        if let Err(error) = result {
+            let mut state = lock(&self.state);
+            state.alive = false;
+            state.lost_reason = Some(format!("write failed: {error}"));
+            let _ = state.correlator.drain().count();
+            return Err(EngineError::ConnectionLost {
+                socket: socket.describe(),
+                reason: format!("write failed: {error}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+struct WriteGuard<'a> {
+    state: &'a Arc<Mutex<ConnectionState>>,
+    done: bool,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut state = lock(self.state);
+            state.alive = false;
+            state.lost_reason = Some("a request was cancelled in the middle of its write".into());
+            let _ = state.correlator.drain().count();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave them inconsistent (every critical section
+    // is a few field updates), so a poisoned lock is still usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+struct Inner {
+    options: ControlOptions,
+    current: Mutex<Option<Arc<Connection>>>,
+    connecting: tokio::sync::Mutex<()>,
+    notifications: broadcast::Sender<Notification>,
+    pane_output: Mutex<HashMap<PaneId, broadcast::Sender<Vec<u8>>>>,
+    side: SubprocessEngine,
+    closed: AtomicBool,
+    generation: AtomicU64,
+    stats: Mutex<ControlStats>,
+}
+
+/// The control-mode engine. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct ControlEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ControlEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlEngine")
+            .field("socket", &self.inner.options.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a command is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// One line, one block.
+    Shared,
+    /// One line plus a sentinel: the command may queue further commands.
+    SharedWithSentinel,
+    /// A separate `tmux` process: the command blocks its connection or acts on the current
+    /// client.
+    OwnConnection,
+}
+
+fn route(command: &TmuxCommand) -> Route {
+    match command.name() {
+        "wait-for" | "wait" => Route::OwnConnection,
+        "run-shell" | "run" => {
+            let background = command.argv[1..]
+                .iter()
+                .take_while(|word| word.starts_with('-') && *word != "--")
+                .any(|word| word.contains('b'));
+            if background {
+                Route::Shared
+            } else {
+                Route::OwnConnection
+            }
+        }
+        "switch-client" | "switchc" | "detach-client" | "detach" | "suspend-client"
+        | "suspendc" | "attach-session" | "attach" | "a" | "confirm-before" | "confirm"
+        | "command-prompt" | "display-menu" | "menu" | "display-popup" | "popup"
+        | "choose-tree" | "choose-buffer" | "choose-client" | "lock-client" | "lockc"
+        | "lock-server" | "lock" => Route::OwnConnection,
+        "source-file" | "source" | "if-shell" | "if" => Route::SharedWithSentinel,
+        _ => Route::Shared,
+    }
+}
+
+fn starts_server(command: &TmuxCommand) -> bool {
+    matches!(
+        command.name(),
+        "new-session" | "new" | "start-server" | "start"
+    )
+}
+
+fn blocks_to_output(blocks: Vec<ReplyBlock>) -> CommandOutput {
+    let mut output = CommandOutput::default();
+    for block in blocks {
+        if block.success {
+            output.stdout.extend(block.lines);
+        } else {
+            output.exit_code = 1;
+            output.stderr.extend(block.lines);
+        }
+    }
+    output
+}
+
+enum ConnectFailure {
+    NoServer,
+    SessionMissing(String),
+    Other(EngineError),
+}
+
+impl ControlEngine {
+    /// An engine for the server at `socket` with default options. Nothing is started until
+    /// the first request (or [`ControlEngine::connect`]).
+    pub fn new(socket: Socket) -> Self {
+        Self::with_options(ControlOptions::new(socket))
+    }
+
+    /// An engine with explicit options.
+    pub fn with_options(options: ControlOptions) -> Self {
+        let (notifications, _) = broadcast::channel(options.notification_capacity.max(1));
+        let mut side = SubprocessEngine::new(options.socket.clone()).with_binary(&options.binary);
+        if let Some(config) = &options.config_file {
+            side = side.with_config_file(config);
+        }
+        Self {
+            inner: Arc::new(Inner {
+                options,
+                current: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+                notifications,
+                pane_output: Mutex::new(HashMap::new()),
+                side,
+                closed: AtomicBool::new(false),
+                generation: AtomicU64::new(0),
+                stats: Mutex::new(ControlStats::default()),
+            }),
+        }
+    }
+
+    /// Connects now, starting the server (with the hidden control session) if none runs.
+    pub async fn connect(&self) -> Result<(), EngineError> {
+        self.connection(true).await.map(|_| ())
+    }
+
+    /// Every notification of the attached (control) session and of the server.
+    pub fn notifications(&self) -> broadcast::Receiver<Notification> {
+        self.inner.notifications.subscribe()
+    }
+
+    /// The bytes one pane writes (`%output` and `%extended-output`, unescaped). Only panes of
+    /// the session this connection is attached to produce output.
+    pub fn pane_output(&self, pane: PaneId) -> broadcast::Receiver<Vec<u8>> {
+        let mut channels = lock(&self.inner.pane_output);
+        channels
+            .entry(pane)
+            .or_insert_with(|| {
+                broadcast::channel(self.inner.options.notification_capacity.max(1)).0
+            })
+            .subscribe()
+    }
+
+    /// The control session's name (to leave it out of listings).
+    pub fn control_session(&self) -> &str {
+        &self.inner.options.control_session
+    }
+
+    /// The pid of the current `tmux -C` client process, if connected.
+    pub fn client_pid(&self) -> Option<u32> {
+        self.live_connection()
+            .and_then(|connection| connection.client_pid)
+    }
+
+    /// True while a live connection exists.
+    pub fn is_connected(&self) -> bool {
+        self.live_connection().is_some()
+    }
+
+    /// Life counters.
+    pub fn stats(&self) -> ControlStats {
+        *lock(&self.inner.stats)
+    }
+
+    /// Closes the connection and stops reconnecting. Pending requests fail.
+    pub async fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        let connection = lock(&self.inner.current).take();
+        if let Some(connection) = connection {
+            connection.expecting_exit.store(true, Ordering::SeqCst);
+            let mut writer = connection.writer.lock().await;
+            if let Some(mut stdin) = writer.take() {
+                let _ = stdin.shutdown().await;
+            }
+        }
+    }
+
+    fn live_connection(&self) -> Option<Arc<Connection>> {
+        let current = lock(&self.inner.current);
+        current
+            .as_ref()
+            .filter(|connection| connection.is_alive())
+            .cloned()
+    }
+
+    /// The live connection, connecting if needed. `may_start_server`: whether a missing
+    /// server may be started (only for commands that would start one anyway).
+    async fn connection(&self, may_start_server: bool) -> Result<Arc<Connection>, EngineError> {
+        if let Some(connection) = self.live_connection() {
+            return Ok(connection);
+        }
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(EngineError::Closed);
+        }
+        let _connecting = self.inner.connecting.lock().await;
+        if let Some(connection) = self.live_connection() {
+            return Ok(connection);
+        }
+        match establish(&self.inner, may_start_server).await {
+            Ok(connection) => Ok(connection),
+            Err(ConnectFailure::NoServer) => Err(EngineError::NoServer {
+                socket: self.inner.options.socket.describe(),
+            }),
+            Err(ConnectFailure::SessionMissing(message)) => Err(EngineError::Connect {
+                socket: self.inner.options.socket.describe(),
+                reason: message,
+            }),
+            Err(ConnectFailure::Other(error)) => Err(error),
+        }
+    }
+
+    async fn await_reply(
+        &self,
+        receiver: oneshot::Receiver<Vec<ReplyBlock>>,
+        connection: &Connection,
+        command_name: &str,
+    ) -> Result<Vec<ReplyBlock>, EngineError> {
+        let received = match self.inner.options.request_timeout {
+            Some(timeout) => match tokio::time::timeout(timeout, receiver).await {
+                Ok(received) => received,
+                Err(_) => {
+                    return Err(EngineError::Timeout {
+                        command: command_name.to_string(),
+                        timeout,
+                    })
+                }
+            },
+            None => receiver.await,
+        };
+        received.map_err(|_| connection.lost_error(&self.inner.options.socket))
+    }
+
+    fn no_server_output(&self) -> CommandOutput {
+        CommandOutput::failed(format!(
+            "no server running on {}",
+            self.inner.options.socket.describe()
+        ))
+    }
+}
+
+/// Keeps the private copy of a command's standard input alive until its reply arrives.
+fn materialize_stdin(command: &mut TmuxCommand) -> Result<Option<tempfile::TempPath>, EngineError> {
+    let Some(data) = command.stdin.take() else {
+        return Ok(None);
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix("cao-tmux-stdin-")
+        .tempfile()
+        .map_err(|error| EngineError::Io(format!("cannot write a buffer file: {error}")))?;
+    std::io::Write::write_all(&mut file, &data)
+        .map_err(|error| EngineError::Io(format!("cannot write a buffer file: {error}")))?;
+    let path = file.into_temp_path();
+    let path_text = path.to_string_lossy().into_owned();
+    match command.argv.last_mut() {
+        Some(last) if last == "-" => *last = path_text,
+        _ => command.argv.push(path_text),
+    }
+    Ok(Some(path))
+}
+
+#[async_trait]
+impl Engine for ControlEngine {
+    fn name(&self) -> &'static str {
+        "control"
+    }
+
+    fn socket(&self) -> &Socket {
+        &self.inner.options.socket
+    }
+
+    async fn execute(&self, mut command: TmuxCommand) -> Result<CommandOutput, EngineError> {
+        check_argv(&command.argv)?;
+        let route = route(&command);
+        if route == Route::OwnConnection {
+            return self.inner.side.execute(command).await;
+        }
+        let connection = match self.connection(starts_server(&command)).await {
+            Ok(connection) => connection,
+            Err(EngineError::NoServer { .. }) => return Ok(self.no_server_output()),
+            Err(error) => return Err(error),
+        };
+        let _stdin_file = materialize_stdin(&mut command)?;
+        let mut line = String::with_capacity(64);
+        write_control_line(&command.argv, &mut line)?;
+        line.push('\n');
+        let (sender, receiver) = oneshot::channel();
+        let expectation = if route == Route::SharedWithSentinel {
+            let nonce = format!(
+                "cao-sentinel-{}-{}",
+                connection.generation,
+                connection.nonces.fetch_add(1, Ordering::Relaxed)
+            );
+            line.push_str("display-message -p ");
+            line.push_str(&nonce);
+            line.push('\n');
+            Expectation::UntilSentinel { nonce }
+        } else {
+            Expectation::Single
+        };
+        let kills_server = matches!(command.name(), "kill-server");
+        if kills_server {
+            connection.expecting_exit.store(true, Ordering::SeqCst);
+        }
+        connection
+            .send(
+                line.as_bytes(),
+                vec![(Waiter::Caller(sender), expectation)],
+                &self.inner.options.socket,
+            )
+            .await?;
+        match self
+            .await_reply(receiver, &connection, command.name())
+            .await
+        {
+            Ok(blocks) => Ok(blocks_to_output(blocks)),
+            // The server exits before it can answer kill-server: that is success.
+            Err(EngineError::ConnectionLost { .. }) if kills_server => Ok(CommandOutput::default()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn execute_batch(
+        &self,
+        commands: Vec<TmuxCommand>,
+    ) -> Vec<Result<CommandOutput, EngineError>> {
+        let pipelinable = commands.iter().all(|command| {
+            route(command) == Route::Shared
+                && command.stdin.is_none()
+                && !matches!(command.name(), "kill-server")
+        });
+        if !pipelinable || commands.len() < 2 {
+            let mut results = Vec::with_capacity(commands.len());
+            for command in commands {
+                results.push(self.execute(command).await);
+            }
+            return results;
+        }
+        let may_start = commands.first().is_some_and(starts_server);
+        let connection = match self.connection(may_start).await {
+            Ok(connection) => connection,
+            Err(EngineError::NoServer { .. }) => {
+                return commands
+                    .iter()
+                    .map(|_| Ok(self.no_server_output()))
+                    .collect()
+            }
+            Err(error) => return commands.iter().map(|_| Err(error.clone())).collect(),
+        };
+        let mut bytes = String::with_capacity(commands.len() * 48);
+        let mut receivers = Vec::with_capacity(commands.len());
+        let mut waiters = Vec::with_capacity(commands.len());
+        let mut results: Vec<Option<Result<CommandOutput, EngineError>>> =
+            Vec::with_capacity(commands.len());
+        for command in &commands {
+            let start = bytes.len();
+            match write_control_line(&command.argv, &mut bytes) {
+                Ok(()) => {
+                    bytes.push('\n');
+                    let (sender, receiver) = oneshot::channel();
+                    waiters.push((Waiter::Caller(sender), Expectation::Single));
+                    receivers.push(Some(receiver));
+                    results.push(None);
+                }
+                Err(error) => {
+                    bytes.truncate(start);
+                    receivers.push(None);
+                    results.push(Some(Err(error.into())));
+                }
+            }
+        }
+        if let Err(error) = connection
+            .send(bytes.as_bytes(), waiters, &self.inner.options.socket)
+            .await
+        {
+            return results
+                .into_iter()
+                .map(|result| result.unwrap_or_else(|| Err(error.clone())))
+                .collect();
+        }
+        for ((slot, receiver), command) in results.iter_mut().zip(receivers).zip(&commands) {
+            if let Some(receiver) = receiver {
+                *slot = Some(
+                    self.await_reply(receiver, &connection, command.name())
+                        .await
+                        .map(blocks_to_output),
+                );
+            }
+        }
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or(Err(EngineError::Closed)))
+            .collect()
+    }
+
+    async fn server_version(&self) -> Result<TmuxVersion, EngineError> {
+        match self.connection(false).await {
+            Ok(connection) => Ok(connection
+                .version
+                .get()
+                .copied()
+                .unwrap_or(TmuxVersion::LATEST)),
+            Err(EngineError::NoServer { .. }) => self.inner.side.binary_version().await,
+            Err(error) => Err(error),
+        }
+    }
+}
+
+fn control_command(options: &ControlOptions) -> Command {
+    let mut command = Command::new(&options.binary);
+    command.arg("-u");
+    if let Some(config) = &options.config_file {
+        command.arg("-f").arg(config);
+    }
+    command.args(options.socket.tmux_args());
+    command.arg("-C");
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Starts a control client and reads up to its startup block.
+async fn spawn_client(
+    options: &ControlOptions,
+    create: bool,
+) -> Result<
+    (
+        Child,
+        ChildStdin,
+        ChildStdout,
+        ControlParser,
+        Vec<ProtocolEvent>,
+    ),
+    ConnectFailure,
+> {
+    let mut command = control_command(options);
+    let exact = format!("={}", options.control_session);
+    if create {
+        command.args([
+            "new-session",
+            "-A",
+            "-s",
+            options.control_session.as_str(),
+            "-x",
+            "80",
+            "-y",
+            "24",
+            // The hidden pane runs a process that does nothing and never exits.
+            "cat",
+        ]);
+    } else {
+        command.args(["attach-session", "-t", exact.as_str()]);
+    }
+    let mut child = command.spawn().map_err(|error| {
+        ConnectFailure::Other(EngineError::Spawn {
+            binary: options.binary.display().to_string(),
+            reason: error.to_string(),
+        })
+    })?;
+    let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(ConnectFailure::Other(EngineError::Io(
+            "tmux control client has no pipes".into(),
+        )));
+    };
+    let mut parser = ControlParser::new();
+    let mut events = Vec::new();
+    let mut buffer = vec![0u8; 16 * 1024];
+    let startup = loop {
+        if let Some(index) = events
+            .iter()
+            .position(|event| matches!(event, ProtocolEvent::Reply(_)))
+        {
+            let ProtocolEvent::Reply(block) = events.remove(index) else {
+                unreachable!("position() matched a reply")
+            };
+            break Some(block);
+        }
+        let read = tokio::time::timeout(Duration::from_secs(10), stdout.read(&mut buffer)).await;
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => break None,
+            Ok(Ok(count)) => parser.feed(&buffer[..count], &mut events),
+            Err(_) => {
+                return Err(ConnectFailure::Other(EngineError::Connect {
+                    socket: options.socket.describe(),
+                    reason: "tmux -C printed nothing for 10 s".into(),
+                }))
+            }
+        }
+    };
+    match startup {
+        Some(block) if block.success => Ok((child, stdin, stdout, parser, events)),
+        other => {
+            let mut message = other.map(|block| block.lines.join(" ")).unwrap_or_default();
+            if message.is_empty() {
+                if let Some(mut stderr) = child.stderr.take() {
+                    let mut text = String::new();
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        stderr.read_to_string(&mut text),
+                    )
+                    .await;
+                    message = text.trim().to_string();
+                }
+            }
+            let _ = child.kill().await;
+            // `attach-session` starts a server to look for sessions; "no sessions" means none
+            // was running (the one it started exits at once).
+            if is_no_server_message(&message) || message.trim() == "no sessions" {
+                Err(ConnectFailure::NoServer)
+            } else if message.contains("can't find session") {
+                Err(ConnectFailure::SessionMissing(message))
+            } else {
+                Err(ConnectFailure::Other(EngineError::Connect {
+                    socket: options.socket.describe(),
+                    reason: if message.is_empty() {
+                        "tmux -C exited without a reply".into()
+                    } else {
+                        message
+                    },
+                }))
+            }
+        }
+    }
+}
+
+/// Connects (attaching to the control session, creating it on a running server, starting the
+/// server only if allowed), reads the server version and turns on flow control.
+async fn establish(
+    inner: &Arc<Inner>,
+    may_start_server: bool,
+) -> Result<Arc<Connection>, ConnectFailure> {
+    let options = &inner.options;
+    let spawned = match spawn_client(options, may_start_server).await {
+        Err(ConnectFailure::SessionMissing(_)) if !may_start_server => {
+            // The server runs but lost our session: recreating it there is harmless.
+            spawn_client(options, true).await
+        }
+        other => other,
+    };
+    let (mut child, stdin, stdout, parser, leftover) = spawned?;
+    let generation = inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
+    let state = Arc::new(Mutex::new(ConnectionState {
+        correlator: Correlator::new(),
+        alive: true,
+        lost_reason: None,
+    }));
+    let expecting_exit = Arc::new(AtomicBool::new(false));
+    let client_pid = child.id();
+    let stderr = child.stderr.take();
+    let connection = Arc::new(Connection {
+        writer: tokio::sync::Mutex::new(Some(stdin)),
+        state: state.clone(),
+        version: std::sync::OnceLock::new(),
+        client_pid,
+        nonces: AtomicU64::new(0),
+        generation,
+        expecting_exit: expecting_exit.clone(),
+    });
+    tokio::spawn(read_loop(ReaderContext {
+        inner: Arc::downgrade(inner),
+        state,
+        child,
+        stdout,
+        stderr,
+        parser,
+        leftover,
+        expecting_exit,
+        generation,
+    }));
+
+    // Setup on the new connection, before anyone else can use it.
+    let version_output = request(
+        &connection,
+        &options.socket,
+        &["display-message", "-p", "#{version}"],
+    )
+    .await;
+    let version = match version_output {
+        Ok(output) if output.succeeded() => {
+            super::version_from_output(&output).map_err(ConnectFailure::Other)?
+        }
+        Ok(output) => {
+            return Err(ConnectFailure::Other(EngineError::Connect {
+                socket: options.socket.describe(),
+                reason: output.error_text(),
+            }))
+        }
+        Err(error) => return Err(ConnectFailure::Other(error)),
+    };
+    if let Some(pause_after) = options.pause_after {
+        if version >= TmuxVersion::new(3, 2, 0) {
+            let seconds = pause_after.as_secs().max(1).to_string();
+            let flag = format!("pause-after={seconds}");
+            let output = request(
+                &connection,
+                &options.socket,
+                &["refresh-client", "-f", flag.as_str()],
+            )
+            .await;
+            if let Ok(output) = output {
+                if !output.succeeded() {
+                    tracing::warn!(error = %output.error_text(), "tmux refused flow control");
+                }
+            }
+        }
+    }
+    let _ = connection.version.set(version);
+    *lock(&inner.current) = Some(connection.clone());
+    lock(&inner.stats).connections += 1;
+    tracing::debug!(socket = %options.socket.describe(), %version, generation, "tmux control connection up");
+    Ok(connection)
+}
+
+async fn request(
+    connection: &Connection,
+    socket: &Socket,
+    argv: &[&str],
+) -> Result<CommandOutput, EngineError> {
+    let argv: Vec<String> = argv.iter().map(|word| word.to_string()).collect();
+    let mut line = crate::quote::control_line(&argv)?;
+    line.push('\n');
+    let (sender, receiver) = oneshot::channel();
+    connection
+        .send(
+            line.as_bytes(),
+            vec![(Waiter::Caller(sender), Expectation::Single)],
+            socket,
+        )
+        .await?;
+    match tokio::time::timeout(Duration::from_secs(10), receiver).await {
+        Ok(Ok(blocks)) => Ok(blocks_to_output(blocks)),
+        Ok(Err(_)) => Err(connection.lost_error(socket)),
+        Err(_) => Err(EngineError::Timeout {
+            command: argv.join(" "),
+            timeout: Duration::from_secs(10),
+        }),
+    }
+}
+
+struct ReaderContext {
+    inner: Weak<Inner>,
+    state: Arc<Mutex<ConnectionState>>,
+    child: Child,
+    stdout: ChildStdout,
+    stderr: Option<tokio::process::ChildStderr>,
+    parser: ControlParser,
+    leftover: Vec<ProtocolEvent>,
+    expecting_exit: Arc<AtomicBool>,
+    generation: u64,
+}
+
+async fn read_loop(mut context: ReaderContext) {
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut events = std::mem::take(&mut context.leftover);
+    let mut notifications = Vec::new();
+    let mut exit_reason: Option<String> = None;
+    loop {
+        if !events.is_empty() {
+            let mut state = lock(&context.state);
+            for event in events.drain(..) {
+                match event {
+                    ProtocolEvent::Reply(block) => match state.correlator.on_block(block) {
+                        Correlated::Completed { request, blocks } => {
+                            if let Waiter::Caller(sender) = request {
+                                let _ = sender.send(blocks);
+                            }
+                        }
+                        Correlated::Partial => {}
+                        Correlated::Unsolicited(block) => {
+                            tracing::trace!(number = block.number, "unsolicited tmux block");
+                            if let Some(inner) = context.inner.upgrade() {
+                                lock(&inner.stats).unsolicited_blocks += 1;
+                            }
+                        }
+                    },
+                    ProtocolEvent::Notification(notification) => notifications.push(notification),
+                    ProtocolEvent::Stray(line) => {
+                        tracing::debug!(%line, "stray line from tmux -C");
+                    }
+                }
+            }
+        }
+        if !notifications.is_empty() {
+            match context.inner.upgrade() {
+                Some(inner) => {
+                    for notification in notifications.drain(..) {
+                        if let Notification::Exit { reason } = &notification {
+                            exit_reason =
+                                Some(reason.clone().unwrap_or_else(|| "tmux -C exited".into()));
+                        }
+                        dispatch(&inner, notification, context.generation);
+                    }
+                }
+                None => notifications.clear(),
+            }
+        }
+        match context.stdout.read(&mut buffer).await {
+            Ok(0) => break,
+            Ok(count) => context.parser.feed(&buffer[..count], &mut events),
+            Err(error) => {
+                exit_reason.get_or_insert_with(|| format!("read failed: {error}"));
+                break;
+            }
+        }
+    }
+    // The connection is gone: fail every waiter with the reason.
+    let mut stderr_text = String::new();
+    if let Some(mut stderr) = context.stderr.take() {
+        let _ = tokio::time::timeout(
+            Duration::from_millis(200),
+            stderr.read_to_string(&mut stderr_text),
+        )
+        .await;
+    }
+    let status = tokio::time::timeout(Duration::from_secs(2), context.child.wait()).await;
+    if status.is_err() {
+        let _ = context.child.kill().await;
+    }
+    let reason = match (exit_reason, stderr_text.trim()) {
+        (Some(reason), "") => reason,
+        (Some(reason), stderr) => format!("{reason}: {stderr}"),
+        (None, "") => "the tmux control client exited (server killed or connection closed)".into(),
+        (None, stderr) => stderr.to_string(),
+    };
+    {
+        let mut state = lock(&context.state);
+        state.alive = false;
+        state.lost_reason = Some(reason.clone());
+        let dropped = state.correlator.drain().count();
+        if dropped > 0 {
+            tracing::debug!(dropped, %reason, "failing pending tmux requests");
+        }
+    }
+    let Some(inner) = context.inner.upgrade() else {
+        return;
+    };
+    if context.expecting_exit.load(Ordering::SeqCst) || inner.closed.load(Ordering::SeqCst) {
+        return;
+    }
+    tracing::info!(%reason, "tmux control connection lost; reconnecting");
+    drop(inner);
+    tokio::spawn(reconnect_loop(context.inner.clone()));
+}
+
+fn dispatch(inner: &Inner, notification: Notification, generation: u64) {
+    match &notification {
+        Notification::Output { pane, data } | Notification::ExtendedOutput { pane, data, .. } => {
+            let channels = lock(&inner.pane_output);
+            if let Some(sender) = channels.get(pane) {
+                let _ = sender.send(data.clone());
+            }
+        }
+        Notification::Pause { pane } => {
+            lock(&inner.stats).pauses += 1;
+            continue_pane(inner, *pane, generation);
+        }
+        _ => {}
+    }
+    let _ = inner.notifications.send(notification);
+}
+
+/// Resumes a paused pane. Sent from a task: the reader must never wait on the writer.
+fn continue_pane(inner: &Inner, pane: PaneId, generation: u64) {
+    let connection = lock(&inner.current).clone();
+    let Some(connection) = connection.filter(|c| c.generation == generation) else {
+        return;
+    };
+    lock(&inner.stats).continues += 1;
+    let socket = inner.options.socket.clone();
+    tokio::spawn(async move {
+        let line = format!("refresh-client -A \"{pane}:continue\"\n");
+        let _ = connection
+            .send(
+                line.as_bytes(),
+                vec![(Waiter::Discard, Expectation::Single)],
+                &socket,
+            )
+            .await;
+    });
+}
+
+/// Boxed: `establish` starts the reader, which may start this loop, which calls `establish`.
+fn reconnect_loop(
+    inner: Weak<Inner>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(reconnect_attempts(inner))
+}
+
+async fn reconnect_attempts(inner: Weak<Inner>) {
+    let mut delay = match inner.upgrade() {
+        Some(inner) => inner.options.reconnect_initial,
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(delay).await;
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        if strong.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let _connecting = strong.connecting.lock().await;
+        let already = lock(&strong.current)
+            .as_ref()
+            .is_some_and(|connection| connection.is_alive());
+        if already {
+            return;
+        }
+        match establish(&strong, false).await {
+            Ok(_) => return,
+            // No server: nothing to watch until a request starts one.
+            Err(ConnectFailure::NoServer) => return,
+            Err(_) => {
+                delay = (delay * 2).min(strong.options.reconnect_max);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_blocking_and_client_commands_elsewhere() {
+        let command = |words: &[&str]| TmuxCommand::new(words.iter().copied());
+        assert_eq!(route(&command(&["wait-for", "x"])), Route::OwnConnection);
+        assert_eq!(
+            route(&command(&["run-shell", "sleep 1"])),
+            Route::OwnConnection
+        );
+        assert_eq!(
+            route(&command(&["run-shell", "-b", "sleep 1"])),
+            Route::Shared
+        );
+        assert_eq!(
+            route(&command(&["source-file", "x"])),
+            Route::SharedWithSentinel
+        );
+        assert_eq!(route(&command(&["detach-client"])), Route::OwnConnection);
+        assert_eq!(route(&command(&["list-sessions"])), Route::Shared);
+    }
+
+    #[test]
+    fn error_blocks_become_stderr() {
+        let output = blocks_to_output(vec![ReplyBlock {
+            time: 0,
+            number: 1,
+            flags: 1,
+            success: false,
+            lines: vec!["can't find session: x".into()],
+        }]);
+        assert_eq!(output.exit_code, 1);
+        assert_eq!(output.stderr, vec!["can't find session: x"]);
+    }
+}

@@ -22,9 +22,8 @@ pub mod control;
 pub mod sim;
 pub mod subprocess;
 
-
-
-
+pub use control::{ControlEngine, ControlOptions, ControlStats, Notification};
+pub use subprocess::SubprocessEngine;
 
 /// The tmux binary engines run, unless told otherwise: `CAO_TMUX_BIN` or `tmux` on PATH.
 pub fn default_tmux_binary() -> std::path::PathBuf {

@@ -162,7 +162,9 @@ impl ControlParser {
             )));
             return;
         }
-        events.push(ProtocolEvent::Stray(String::from_utf8_lossy(line).into_owned()));
+        events.push(ProtocolEvent::Stray(
+            String::from_utf8_lossy(line).into_owned(),
+        ));
     }
 }
 

@@ -10,7 +10,10 @@ use crate::ids::{PaneId, SessionId, WindowId};
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Notification {
     /// A pane wrote bytes (already unescaped).
-    Output { pane: PaneId, data: Vec<u8> },
+    Output {
+        pane: PaneId,
+        data: Vec<u8>,
+    },
     /// A pane wrote bytes, with flow control on: `age_ms` is how long they waited in tmux.
     ExtendedOutput {
         pane: PaneId,
@@ -18,33 +21,67 @@ pub enum Notification {
         data: Vec<u8>,
     },
     /// tmux paused a pane's output for this client (flow control).
-    Pause { pane: PaneId },
+    Pause {
+        pane: PaneId,
+    },
     /// tmux resumed a pane's output for this client.
-    Continue { pane: PaneId },
+    Continue {
+        pane: PaneId,
+    },
     LayoutChange {
         window: WindowId,
         layout: String,
         visible_layout: Option<String>,
         flags: Option<String>,
     },
-    WindowAdd { window: WindowId },
-    WindowClose { window: WindowId },
-    WindowRenamed { window: WindowId, name: String },
-    UnlinkedWindowAdd { window: WindowId },
-    UnlinkedWindowClose { window: WindowId },
-    UnlinkedWindowRenamed { window: WindowId, name: String },
-    WindowPaneChanged { window: WindowId, pane: PaneId },
-    PaneModeChanged { pane: PaneId },
-    SessionChanged { session: SessionId, name: String },
-    SessionRenamed { session: SessionId, name: String },
+    WindowAdd {
+        window: WindowId,
+    },
+    WindowClose {
+        window: WindowId,
+    },
+    WindowRenamed {
+        window: WindowId,
+        name: String,
+    },
+    UnlinkedWindowAdd {
+        window: WindowId,
+    },
+    UnlinkedWindowClose {
+        window: WindowId,
+    },
+    UnlinkedWindowRenamed {
+        window: WindowId,
+        name: String,
+    },
+    WindowPaneChanged {
+        window: WindowId,
+        pane: PaneId,
+    },
+    PaneModeChanged {
+        pane: PaneId,
+    },
+    SessionChanged {
+        session: SessionId,
+        name: String,
+    },
+    SessionRenamed {
+        session: SessionId,
+        name: String,
+    },
     SessionsChanged,
-    SessionWindowChanged { session: SessionId, window: WindowId },
+    SessionWindowChanged {
+        session: SessionId,
+        window: WindowId,
+    },
     ClientSessionChanged {
         client: String,
         session: SessionId,
         name: String,
     },
-    ClientDetached { client: String },
+    ClientDetached {
+        client: String,
+    },
     /// A format subscription (`refresh-client -B`) changed value. Fields tmux prints as `-` are
     /// `None`.
     SubscriptionChanged {
@@ -55,14 +92,27 @@ pub enum Notification {
         pane: Option<PaneId>,
         value: String,
     },
-    PasteBufferChanged { name: String },
-    PasteBufferDeleted { name: String },
-    ConfigError { message: String },
-    Message { text: String },
+    PasteBufferChanged {
+        name: String,
+    },
+    PasteBufferDeleted {
+        name: String,
+    },
+    ConfigError {
+        message: String,
+    },
+    Message {
+        text: String,
+    },
     /// The control client is exiting; nothing follows.
-    Exit { reason: Option<String> },
+    Exit {
+        reason: Option<String>,
+    },
     /// A notification this crate does not know (a newer tmux), kept whole.
-    Other { name: String, args: String },
+    Other {
+        name: String,
+        args: String,
+    },
 }
 
 impl Notification {

@@ -23,7 +23,8 @@ fn block(number: u64, flags: u32, success: bool, lines: &[&str]) -> ProtocolEven
 /// A transcript captured from tmux 3.3a (`tmux -C attach`), covering a startup block, a body
 /// line starting with `%`, a parse error for a `;` group, queued blocks from `if-shell`,
 /// notifications between blocks, multi-line bodies and `%exit`.
-const TRANSCRIPT_3_3A: &str = "%begin 1795254895 265 0\n%end 1795254895 265 0\n%session-changed $0 a\n\
+const TRANSCRIPT_3_3A: &str =
+    "%begin 1795254895 265 0\n%end 1795254895 265 0\n%session-changed $0 a\n\
 %begin 1795254895 270 1\n%0\n%end 1795254895 270 1\n\
 %begin 1795254895 273 1\nparse error: unknown command: bogus-cmd\n%error 1795254895 273 1\n\
 %begin 1795254895 276 1\n%end 1795254895 276 1\n%window-add @1\n\
@@ -80,7 +81,11 @@ fn only_the_same_number_closes_a_block() {
     let events = parse_all(b"%begin 1 10 1\n%end 1 9 1\n%error 2 11 1\nlast\n%end 1 10 1\n");
     assert_eq!(
         events,
-        vec![block_with_time(1, 10, &["%end 1 9 1", "%error 2 11 1", "last"])]
+        vec![block_with_time(
+            1,
+            10,
+            &["%end 1 9 1", "%error 2 11 1", "last"]
+        )]
     );
 }
 
@@ -96,7 +101,8 @@ fn block_with_time(time: u64, number: u64, lines: &[&str]) -> ProtocolEvent {
 
 #[test]
 fn notifications_inside_a_block_are_taken_out() {
-    let events = parse_all(b"%begin 1 5 1\nbody\n%pause %3\n%output %3 a\\134b\nmore\n%end 1 5 1\n");
+    let events =
+        parse_all(b"%begin 1 5 1\nbody\n%pause %3\n%output %3 a\\134b\nmore\n%end 1 5 1\n");
     assert_eq!(
         events,
         vec![
@@ -115,7 +121,11 @@ fn percent_lines_that_are_not_notifications_stay_body() {
     let events = parse_all(b"%begin 1 5 1\n%0\n%pause\n%pause %x\n%begin 1 6 1\n%end 1 5 1\n");
     assert_eq!(
         events,
-        vec![block_with_time(1, 5, &["%0", "%pause", "%pause %x", "%begin 1 6 1"])]
+        vec![block_with_time(
+            1,
+            5,
+            &["%0", "%pause", "%pause %x", "%begin 1 6 1"]
+        )]
     );
 }
 
@@ -209,12 +219,7 @@ fn correlator_pairs_in_order_and_skips_foreign_blocks() {
     };
     let mut correlator = Correlator::new();
     correlator.push("a", Expectation::Single);
-    correlator.push(
-        "b",
-        Expectation::UntilSentinel {
-            nonce: "n1".into(),
-        },
-    );
+    correlator.push("b", Expectation::UntilSentinel { nonce: "n1".into() });
     correlator.push("c", Expectation::Single);
     assert!(matches!(
         correlator.on_block(reply(1, 0, &[])),
@@ -225,7 +230,10 @@ fn correlator_pairs_in_order_and_skips_foreign_blocks() {
         Correlated::Completed { request: "a", .. }
     ));
     assert_eq!(correlator.on_block(reply(3, 1, &[])), Correlated::Partial);
-    assert_eq!(correlator.on_block(reply(5, 1, &["queued"])), Correlated::Partial);
+    assert_eq!(
+        correlator.on_block(reply(5, 1, &["queued"])),
+        Correlated::Partial
+    );
     match correlator.on_block(reply(6, 1, &["n1"])) {
         Correlated::Completed { request, blocks } => {
             assert_eq!(request, "b");
@@ -268,13 +276,13 @@ fn body_line() -> impl Strategy<Value = String> {
 
 fn item() -> impl Strategy<Value = Item> {
     prop_oneof![
-        (any::<bool>(), prop::collection::vec(body_line(), 0..5)).prop_map(
-            |(success, lines)| Item::Block {
+        (any::<bool>(), prop::collection::vec(body_line(), 0..5)).prop_map(|(success, lines)| {
+            Item::Block {
                 number: 0,
                 success,
-                lines
+                lines,
             }
-        ),
+        }),
         (0u32..100, prop::collection::vec(any::<u8>(), 0..60))
             .prop_map(|(pane, data)| Item::Output { pane, data }),
     ]
