@@ -22,9 +22,7 @@ pub mod control;
 pub mod sim;
 pub mod subprocess;
 
-
-
-
+pub use sim::SimEngine;
 
 /// The tmux binary engines run, unless told otherwise: `CAO_TMUX_BIN` or `tmux` on PATH.
 pub fn default_tmux_binary() -> std::path::PathBuf {
