@@ -61,9 +61,27 @@ const ANY: (usize, Option<usize>) = (0, None);
 
 /// Every command the sim understands, with tmux 3.3a's flag letters.
 pub(super) static COMMANDS: &[Entry] = &[
-    starting(entry("new-session", Some("new"), "Ac:dDe:EF:f:n:Ps:t:x:Xy:", ANY, new_session)),
-    entry("new-window", Some("neww"), "abc:de:F:kn:PSt:", ANY, new_window),
-    entry("split-window", Some("splitw"), "bc:de:fF:hIl:p:Pt:vZ", ANY, split_window),
+    starting(entry(
+        "new-session",
+        Some("new"),
+        "Ac:dDe:EF:f:n:Ps:t:x:Xy:",
+        ANY,
+        new_session,
+    )),
+    entry(
+        "new-window",
+        Some("neww"),
+        "abc:de:F:kn:PSt:",
+        ANY,
+        new_window,
+    ),
+    entry(
+        "split-window",
+        Some("splitw"),
+        "bc:de:fF:hIl:p:Pt:vZ",
+        ANY,
+        split_window,
+    ),
     entry("kill-session", None, "aCt:", NONE, kill_session),
     entry("kill-window", Some("killw"), "at:", NONE, kill_window),
     entry("kill-pane", Some("killp"), "at:", NONE, kill_pane),
@@ -73,30 +91,144 @@ pub(super) static COMMANDS: &[Entry] = &[
     entry("list-windows", Some("lsw"), "F:f:at:", NONE, list_windows),
     entry("list-panes", Some("lsp"), "asF:f:t:", NONE, list_panes),
     entry("list-clients", Some("lsc"), "F:t:", NONE, list_clients),
-    entry("display-message", Some("display"), "ac:d:INpt:F:v", (0, Some(1)), display_message),
-    entry("rename-session", Some("rename"), "t:", (1, Some(1)), rename_session),
-    entry("rename-window", Some("renamew"), "t:", (1, Some(1)), rename_window),
-    entry("select-window", Some("selectw"), "lnpTt:", NONE, select_window),
-    entry("select-pane", Some("selectp"), "DdegLlMmP:RT:t:UZ", NONE, select_pane),
+    entry(
+        "display-message",
+        Some("display"),
+        "ac:d:INpt:F:v",
+        (0, Some(1)),
+        display_message,
+    ),
+    entry(
+        "rename-session",
+        Some("rename"),
+        "t:",
+        (1, Some(1)),
+        rename_session,
+    ),
+    entry(
+        "rename-window",
+        Some("renamew"),
+        "t:",
+        (1, Some(1)),
+        rename_window,
+    ),
+    entry(
+        "select-window",
+        Some("selectw"),
+        "lnpTt:",
+        NONE,
+        select_window,
+    ),
+    entry(
+        "select-pane",
+        Some("selectp"),
+        "DdegLlMmP:RT:t:UZ",
+        NONE,
+        select_pane,
+    ),
     entry("send-keys", Some("send"), "FHlMN:Rt:X", ANY, send_keys),
-    entry("set-buffer", Some("setb"), "aAb:n:t:w", (0, Some(1)), set_buffer),
+    entry(
+        "set-buffer",
+        Some("setb"),
+        "aAb:n:t:w",
+        (0, Some(1)),
+        set_buffer,
+    ),
     entry("show-buffer", Some("showb"), "b:", NONE, show_buffer),
     entry("list-buffers", Some("lsb"), "F:f:", NONE, list_buffers),
-    entry("load-buffer", Some("loadb"), "b:t:w", (1, Some(1)), load_buffer),
-    entry("save-buffer", Some("saveb"), "ab:", (1, Some(1)), save_buffer),
+    entry(
+        "load-buffer",
+        Some("loadb"),
+        "b:t:w",
+        (1, Some(1)),
+        load_buffer,
+    ),
+    entry(
+        "save-buffer",
+        Some("saveb"),
+        "ab:",
+        (1, Some(1)),
+        save_buffer,
+    ),
     entry("delete-buffer", Some("deleteb"), "b:", NONE, delete_buffer),
-    entry("paste-buffer", Some("pasteb"), "db:prs:t:", NONE, paste_buffer),
-    entry("capture-pane", Some("capturep"), "ab:CeE:JNpPqS:Tt:", NONE, capture_pane),
-    entry("clear-history", Some("clearhist"), "Ht:", NONE, clear_history),
-    entry("set-option", Some("set"), "aFgopqst:uUw", (1, Some(2)), set_option),
-    entry("set-window-option", Some("setw"), "aFgoqt:u", (1, Some(2)), set_window_option),
-    entry("show-options", Some("show"), "AgHpqst:vw", (0, Some(1)), show_options),
-    entry("show-window-options", Some("showw"), "gvt:", (0, Some(1)), show_window_options),
-    entry("set-environment", Some("setenv"), "Fhgrt:u", (1, Some(2)), set_environment),
-    entry("show-environment", Some("showenv"), "hgst:", (0, Some(1)), show_environment),
+    entry(
+        "paste-buffer",
+        Some("pasteb"),
+        "db:prs:t:",
+        NONE,
+        paste_buffer,
+    ),
+    entry(
+        "capture-pane",
+        Some("capturep"),
+        "ab:CeE:JNpPqS:Tt:",
+        NONE,
+        capture_pane,
+    ),
+    entry(
+        "clear-history",
+        Some("clearhist"),
+        "Ht:",
+        NONE,
+        clear_history,
+    ),
+    entry(
+        "set-option",
+        Some("set"),
+        "aFgopqst:uUw",
+        (1, Some(2)),
+        set_option,
+    ),
+    entry(
+        "set-window-option",
+        Some("setw"),
+        "aFgoqt:u",
+        (1, Some(2)),
+        set_window_option,
+    ),
+    entry(
+        "show-options",
+        Some("show"),
+        "AgHpqst:vw",
+        (0, Some(1)),
+        show_options,
+    ),
+    entry(
+        "show-window-options",
+        Some("showw"),
+        "gvt:",
+        (0, Some(1)),
+        show_window_options,
+    ),
+    entry(
+        "set-environment",
+        Some("setenv"),
+        "Fhgrt:u",
+        (1, Some(2)),
+        set_environment,
+    ),
+    entry(
+        "show-environment",
+        Some("showenv"),
+        "hgst:",
+        (0, Some(1)),
+        show_environment,
+    ),
     starting(entry("start-server", Some("start"), "", NONE, start_server)),
-    entry("resize-pane", Some("resizep"), "DLMRTt:Ux:y:Z", (0, Some(1)), resize_pane),
-    entry("resize-window", Some("resizew"), "aADLRt:Ux:y:", (0, Some(1)), resize_window),
+    entry(
+        "resize-pane",
+        Some("resizep"),
+        "DLMRTt:Ux:y:Z",
+        (0, Some(1)),
+        resize_pane,
+    ),
+    entry(
+        "resize-window",
+        Some("resizew"),
+        "aADLRt:Ux:y:",
+        (0, Some(1)),
+        resize_window,
+    ),
     entry("swap-pane", Some("swapp"), "dDs:t:UZ", NONE, swap_pane),
     entry("move-window", Some("movew"), "abdkrs:t:", NONE, move_window),
 ];
@@ -350,7 +482,10 @@ impl Server {
             return Ok((session, None));
         }
         let at = self.resolve(Kind::Window, Some(text))?;
-        Ok((at.session, Some(self.sessions[at.session].windows[at.window].index)))
+        Ok((
+            at.session,
+            Some(self.sessions[at.session].windows[at.window].index),
+        ))
     }
 
     /// Picks the index for a window placed at `target` with new-window/move-window's `-a`,
@@ -444,13 +579,7 @@ fn new_session(server: &mut Server, call: &Call<'_>) -> Outcome {
         .get("base-index")
         .and_then(|value| value.parse().ok())
         .unwrap_or(0);
-    let window = server.new_window(
-        base,
-        args.value('n'),
-        (width, height),
-        command,
-        cwd.clone(),
-    );
+    let window = server.new_window(base, args.value('n'), (width, height), command, cwd.clone());
     let mut session_options = Options::new();
     if args.has('x') || args.has('y') {
         // tmux records an explicit size as the session's default-size.
@@ -505,7 +634,9 @@ fn new_window(server: &mut Server, call: &Call<'_>) -> Outcome {
     let command = command_name(&args.positional);
     let window = server.new_window(index, args.value('n'), size, command, cwd);
     let id = window.id;
-    server.sessions[session].windows.retain(|w| w.index != u32::MAX);
+    server.sessions[session]
+        .windows
+        .retain(|w| w.index != u32::MAX);
     let position = server.insert_window(session, window);
     if !args.has('d') {
         server.sessions[session].select_window(id);
@@ -560,7 +691,11 @@ fn split_window(server: &mut Server, call: &Call<'_>) -> Outcome {
         pane: position,
         ..at
     };
-    Ok(server.print_new(call, new_at, "#{session_name}:#{window_index}.#{pane_index}"))
+    Ok(server.print_new(
+        call,
+        new_at,
+        "#{session_name}:#{window_index}.#{pane_index}",
+    ))
 }
 
 fn kill_session(server: &mut Server, call: &Call<'_>) -> Outcome {
@@ -650,7 +785,10 @@ fn list_sessions(server: &mut Server, call: &Call<'_>) -> Outcome {
             .map(context)
             .filter(|ctx| args.value('f').is_none_or(|f| is_true(&ctx.expand(f))))
             .map(|ctx| {
-                let created = ctx.session.map(|s| ctime_utc(s.created)).unwrap_or_default();
+                let created = ctx
+                    .session
+                    .map(|s| ctime_utc(s.created))
+                    .unwrap_or_default();
                 format!(
                     "{}: {} windows (created {created})",
                     ctx.variable("session_name"),
@@ -769,10 +907,7 @@ fn display_message(server: &mut Server, call: &Call<'_>) -> Outcome {
             .map(|name| format!("{name}={}", context.variable(name)))
             .collect());
     }
-    let format = args
-        .first()
-        .or(args.value('F'))
-        .unwrap_or(DISPLAY_DEFAULT);
+    let format = args.first().or(args.value('F')).unwrap_or(DISPLAY_DEFAULT);
     let text = context.expand(format);
     if !args.has('p') {
         // Without -p the message goes to a client's status line; the sim has no client.
@@ -930,8 +1065,8 @@ fn send_keys(server: &mut Server, call: &Call<'_>) -> Outcome {
             if args.has('l') {
                 pane.write_text(key);
             } else if args.has('H') {
-                let byte = u8::from_str_radix(key, 16)
-                    .map_err(|_| format!("invalid key: {key}"))?;
+                let byte =
+                    u8::from_str_radix(key, 16).map_err(|_| format!("invalid key: {key}"))?;
                 pane.write_text(&String::from_utf8_lossy(&[byte]));
             } else {
                 match key_effect(key) {
@@ -1266,7 +1401,10 @@ fn set_option(server: &mut Server, call: &Call<'_>) -> Outcome {
         return Err(format!("already set: {name}"));
     }
     if args.has('a') {
-        options.entry(name.to_string()).or_default().push_str(&value);
+        options
+            .entry(name.to_string())
+            .or_default()
+            .push_str(&value);
     } else {
         options.insert(name.to_string(), value);
     }
@@ -1334,10 +1472,7 @@ fn show_options(server: &mut Server, call: &Call<'_>) -> Outcome {
             }
             None => Ok(Vec::new()),
         },
-        None => Ok(merged
-            .iter()
-            .map(|(key, value)| line(key, value))
-            .collect()),
+        None => Ok(merged.iter().map(|(key, value)| line(key, value)).collect()),
     }
 }
 
@@ -1574,9 +1709,11 @@ fn move_window(server: &mut Server, call: &Call<'_>) -> Outcome {
     }
     let index = server.place_window(session, index, args)?;
     // Positions may have moved when -k killed a window or -a shifted indexes.
-    let Some(from) = server.sessions.iter().position(|s| {
-        s.windows.iter().any(|w| w.id == source_id)
-    }) else {
+    let Some(from) = server
+        .sessions
+        .iter()
+        .position(|s| s.windows.iter().any(|w| w.id == source_id))
+    else {
         return Err(format!("can't find window: {source_id}"));
     };
     let Some(target_session_id) = server.sessions.get(session).map(|s| s.id) else {
@@ -1602,7 +1739,9 @@ fn move_window(server: &mut Server, call: &Call<'_>) -> Outcome {
     else {
         return Err("can't find session".to_string());
     };
-    server.sessions[session].windows.retain(|w| w.index != u32::MAX);
+    server.sessions[session]
+        .windows
+        .retain(|w| w.index != u32::MAX);
     server.insert_window(session, window);
     if !args.has('d') {
         server.sessions[session].select_window(source_id);

@@ -126,10 +126,7 @@ fn run_command(server: &mut Server, command: &TmuxCommand) -> CommandOutput {
     };
     if !server.running {
         if !entry.starts_server {
-            return CommandOutput::failed(format!(
-                "no server running on {}",
-                server.socket_path
-            ));
+            return CommandOutput::failed(format!("no server running on {}", server.socket_path));
         }
         server.start();
     }

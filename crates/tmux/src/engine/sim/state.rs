@@ -82,8 +82,16 @@ impl Window {
                 let cells: Vec<String> = panes
                     .iter()
                     .map(|pane| {
-                        let (x, y) = if side_by_side { (offset, 0) } else { (0, offset) };
-                        offset += if side_by_side { pane.width } else { pane.height } + 1;
+                        let (x, y) = if side_by_side {
+                            (offset, 0)
+                        } else {
+                            (0, offset)
+                        };
+                        offset += if side_by_side {
+                            pane.width
+                        } else {
+                            pane.height
+                        } + 1;
                         format!("{}x{},{},{},{}", pane.width, pane.height, x, y, pane.id.0)
                     })
                     .collect();
@@ -537,7 +545,9 @@ impl Context<'_> {
             "window_id" => window.map(|w| w.id.to_string()),
             "window_index" => window.map(|w| w.index.to_string()),
             "window_name" => window.map(|w| w.name.clone()),
-            "window_active" => window.zip(session).map(|(w, s)| flag(w.id == s.active_window)),
+            "window_active" => window
+                .zip(session)
+                .map(|(w, s)| flag(w.id == s.active_window)),
             "window_panes" => window.map(|w| w.panes.len().to_string()),
             "window_width" => window.map(|w| w.width.to_string()),
             "window_height" => window.map(|w| w.height.to_string()),
@@ -738,9 +748,8 @@ pub(super) fn ctime_utc(seconds: u64) -> String {
     let z = days + 719_468;
     let era = z / 146_097;
     let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524
-        - day_of_era / 146_096)
-        / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
