@@ -23,6 +23,7 @@ pub mod sim;
 pub mod subprocess;
 
 pub use control::{ControlEngine, ControlOptions, ControlStats, Notification};
+pub use sim::SimEngine;
 pub use subprocess::SubprocessEngine;
 
 /// The tmux binary engines run, unless told otherwise: `CAO_TMUX_BIN` or `tmux` on PATH.
