@@ -1,4 +1,104 @@
-//! The `cao` binary.
-fn main() {
-    println!("cao {}", env!("CARGO_PKG_VERSION"));
+//! The `cao` binary: every subcommand is a thin shell over the library crates.
+
+mod bench;
+mod demo;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use cao_tmux::Socket;
+
+#[derive(Debug, Parser)]
+#[command(name = "cao", version, about = "CLI Agent Orchestrator: coding-agent CLIs side by side in tmux")]
+struct Cli {
+    /// The tmux server cao uses: a socket name (-L) or a path containing `/` (-S).
+    #[arg(long, global = true, env = "CAO_TMUX_SOCKET", default_value = "cao")]
+    tmux_socket: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The typed tmux layer on its own.
+    Tmux {
+        #[command(subcommand)]
+        command: TmuxCommand,
+    },
+    /// Benchmarks that measure cao against its anchors in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TmuxCommand {
+    /// Builds a small workspace on a private tmux server, drives it through the control
+    /// engine, prints what it saw and removes it.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Raw `tmux -C` ceiling vs the control engine, the subprocess engine and a bare fork.
+    Tmux {
+        /// Commands per pipelined round.
+        #[arg(long, default_value_t = 5000)]
+        ops: usize,
+        /// Pipelined rounds; the median round is reported.
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        /// One JSON object per scenario per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let socket = Socket::parse(&cli.tmux_socket);
+    match cli.command {
+        Command::Tmux { command } => match command {
+            TmuxCommand::Demo => runtime()?.block_on(demo::run(&socket)),
+        },
+        Command::Bench { command } => match command {
+            BenchCommand::Tmux { ops, rounds, json } => {
+                let measurements = runtime()?.block_on(bench::run(&bench::BenchSettings { ops, rounds }))?;
+                if json {
+                    for measurement in &measurements {
+                        println!("{}", serde_json::to_string(measurement)?);
+                    }
+                } else {
+                    bench::print_table(&measurements);
+                }
+                Ok(())
+            }
+        },
+    }
+}
+
+/// One thread is enough for cao's I/O and gives the lowest request latency.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }

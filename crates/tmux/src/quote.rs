@@ -23,9 +23,9 @@ pub enum QuoteError {
 /// Escapes one word for the tmux client's argv: a trailing `;` would end the command, so it
 /// becomes `\;`, which tmux turns back into `;`.
 pub fn escape_argv_word(word: &str) -> Cow<'_, str> {
-    if word.ends_with(';') {
+    if let Some(head) = word.strip_suffix(';') {
         let mut escaped = String::with_capacity(word.len() + 1);
-        escaped.push_str(&word[..word.len() - 1]);
+        escaped.push_str(head);
         escaped.push_str("\\;");
         Cow::Owned(escaped)
     } else {
