@@ -4,7 +4,7 @@
 //! ceiling is a bare `tmux -C` child fed pipelined lines with the least code possible; the
 //! engine scenarios report their ratio to it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -75,9 +75,11 @@ impl Drop for PrivateServer {
 /// A bare `tmux -C` client: write lines, count closing lines. Nothing more.
 struct RawClient {
     child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    stdout: BufReader<std::process::ChildStdout>,
-    line: String,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::process::ChildStdout,
+    buffer: Vec<u8>,
+    /// Bytes of an unfinished line carried into the next read.
+    carry: Vec<u8>,
 }
 
 impl RawClient {
@@ -90,32 +92,53 @@ impl RawClient {
             .stderr(Stdio::null())
             .spawn()?;
         let stdin = child.stdin.take().context("tmux -C stdin")?;
-        let stdout = BufReader::with_capacity(1 << 16, child.stdout.take().context("stdout")?);
+        let stdout = child.stdout.take().context("tmux -C stdout")?;
         let mut client = Self {
             child,
-            stdin,
+            stdin: Some(stdin),
             stdout,
-            line: String::new(),
+            buffer: vec![0; 1 << 16],
+            carry: Vec::new(),
         };
-        // The startup command's own block (flags 0).
-        client.read_replies(1, "0")?;
+        // The startup command's own block.
+        client.read_replies(1)?;
         Ok(client)
     }
 
-    /// Reads until `count` blocks with these flags have closed.
-    fn read_replies(&mut self, count: usize, flags: &str) -> Result<()> {
+    /// Reads until `count` blocks have closed (`%end`/`%error` at the start of a line).
+    fn read_replies(&mut self, count: usize) -> Result<()> {
+        use std::io::Read;
         let mut seen = 0;
         while seen < count {
-            self.line.clear();
-            if self.stdout.read_line(&mut self.line)? == 0 {
+            let read = self.stdout.read(&mut self.buffer)?;
+            if read == 0 {
                 bail!("tmux -C exited early");
             }
-            if (self.line.starts_with("%end ") || self.line.starts_with("%error "))
-                && self.line.trim_end().ends_with(flags)
-            {
-                seen += 1;
+            let mut data = &self.buffer[..read];
+            if !self.carry.is_empty() {
+                self.carry.extend_from_slice(data);
+                data = &self.carry;
             }
+            let mut line_start = 0;
+            for (index, &byte) in data.iter().enumerate() {
+                if byte == b'\n' {
+                    let line = &data[line_start..index];
+                    if line.starts_with(b"%end ") || line.starts_with(b"%error ") {
+                        seen += 1;
+                    }
+                    line_start = index + 1;
+                }
+            }
+            let rest = data[line_start..].to_vec();
+            self.carry = rest;
         }
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let stdin = self.stdin.as_mut().context("tmux -C stdin closed")?;
+        stdin.write_all(bytes)?;
+        stdin.flush()?;
         Ok(())
     }
 }
@@ -165,32 +188,35 @@ fn display_line(index: usize) -> String {
     format!("display-message -p \"r{index}\"\n")
 }
 
-fn raw_pipelined(server: &PrivateServer, settings: &BenchSettings) -> Result<Measurement> {
-    let mut client = RawClient::attach(server)?;
-    let payload: String = (0..settings.ops).map(display_line).collect();
-    let mut rounds = Vec::new();
-    for _ in 0..settings.rounds {
+/// One pipelined round on the bare client: the seconds it took.
+fn raw_round(client: &mut RawClient, payload: &str, ops: usize) -> Result<f64> {
+    {
+        // Written from a thread so tmux never waits on us to read while we write.
+        let mut stdin = client.stdin.take().context("tmux -C stdin")?;
+        let bytes = payload.as_bytes().to_vec();
         let start = Instant::now();
-        client.stdin.write_all(payload.as_bytes())?;
-        client.stdin.flush()?;
-        client.read_replies(settings.ops, " 1")?;
-        rounds.push(start.elapsed().as_secs_f64());
+        let writer = std::thread::spawn(move || -> std::io::Result<std::process::ChildStdin> {
+            stdin.write_all(&bytes)?;
+            stdin.flush()?;
+            Ok(stdin)
+        });
+        client.read_replies(ops)?;
+        let elapsed = start.elapsed().as_secs_f64();
+        let stdin = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("writer thread panicked"))??;
+        client.stdin = Some(stdin);
+        Ok(elapsed)
     }
-    Ok(throughput("raw_pipelined", settings.ops, &mut rounds))
 }
 
-fn raw_sequential(server: &PrivateServer, ops: usize) -> Result<Measurement> {
-    let mut client = RawClient::attach(server)?;
-    let mut samples = Vec::with_capacity(ops);
-    for index in 0..ops {
-        let line = display_line(index);
-        let start = Instant::now();
-        client.stdin.write_all(line.as_bytes())?;
-        client.stdin.flush()?;
-        client.read_replies(1, " 1")?;
-        samples.push(start.elapsed().as_secs_f64());
-    }
-    Ok(latency("raw_sequential", &mut samples))
+/// One request on the bare client, waited for: the seconds it took.
+fn raw_request(client: &mut RawClient, index: usize) -> Result<f64> {
+    let line = display_line(index);
+    let start = Instant::now();
+    client.write(line.as_bytes())?;
+    client.read_replies(1)?;
+    Ok(start.elapsed().as_secs_f64())
 }
 
 fn display_commands(ops: usize) -> Vec<TmuxCommand> {
@@ -199,53 +225,43 @@ fn display_commands(ops: usize) -> Vec<TmuxCommand> {
         .collect()
 }
 
-async fn control_pipelined(engine: &ControlEngine, settings: &BenchSettings) -> Result<Measurement> {
-    let mut rounds = Vec::new();
-    for _ in 0..settings.rounds {
-        let commands = display_commands(settings.ops);
-        let start = Instant::now();
-        let results = engine.execute_batch(commands).await;
-        rounds.push(start.elapsed().as_secs_f64());
-        if let Some(Err(error)) = results.into_iter().find(|result| result.is_err()) {
-            bail!("control engine failed during the benchmark: {error}");
-        }
+/// One pipelined round through the control engine: the seconds it took.
+async fn control_round(engine: &ControlEngine, ops: usize) -> Result<f64> {
+    let commands = display_commands(ops);
+    let start = Instant::now();
+    let results = engine.execute_batch(commands).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    if let Some(Err(error)) = results.into_iter().find(|result| result.is_err()) {
+        bail!("control engine failed during the benchmark: {error}");
     }
-    Ok(throughput("control_pipelined", settings.ops, &mut rounds))
+    Ok(elapsed)
 }
 
-async fn sequential<E: Engine>(
-    scenario: &'static str,
-    engine: &E,
-    ops: usize,
-) -> Result<Measurement> {
-    let mut samples = Vec::with_capacity(ops);
-    for index in 0..ops {
-        let command = TmuxCommand::new(["display-message", "-p", &format!("r{index}")]);
-        let start = Instant::now();
-        let output = engine.execute(command).await?;
-        samples.push(start.elapsed().as_secs_f64());
-        if !output.succeeded() {
-            bail!("{scenario}: tmux failed: {}", output.error_text());
-        }
+/// One request through an engine, waited for: the seconds it took.
+async fn engine_request<E: Engine>(engine: &E, index: usize) -> Result<f64> {
+    let command = TmuxCommand::new(["display-message", "-p", &format!("r{index}")]);
+    let start = Instant::now();
+    let output = engine.execute(command).await?;
+    let elapsed = start.elapsed().as_secs_f64();
+    if !output.succeeded() {
+        bail!("{}: tmux failed: {}", engine.name(), output.error_text());
     }
-    Ok(latency(scenario, &mut samples))
+    Ok(elapsed)
 }
 
-fn bare_fork(server: &PrivateServer, ops: usize) -> Result<Measurement> {
-    let mut samples = Vec::with_capacity(ops);
-    for index in 0..ops {
-        let start = Instant::now();
-        let output = server
-            .tmux()
-            .args(["display-message", "-p", &format!("r{index}")])
-            .stdin(Stdio::null())
-            .output()?;
-        samples.push(start.elapsed().as_secs_f64());
-        if !output.status.success() {
-            bail!("tmux display-message failed");
-        }
+/// One `tmux display-message` child, waited for: the seconds it took.
+fn fork_request(server: &PrivateServer, index: usize) -> Result<f64> {
+    let start = Instant::now();
+    let output = server
+        .tmux()
+        .args(["display-message", "-p", &format!("r{index}")])
+        .stdin(Stdio::null())
+        .output()?;
+    let elapsed = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!("tmux display-message failed");
     }
-    Ok(latency("fork_bare", &mut samples))
+    Ok(elapsed)
 }
 
 fn fill_pane(server: &PrivateServer) -> Result<String> {
@@ -267,18 +283,33 @@ fn fill_pane(server: &PrivateServer) -> Result<String> {
     Ok(pane)
 }
 
-async fn capture_control(engine: &ControlEngine, pane: &str, ops: usize) -> Result<Measurement> {
-    let mut samples = Vec::with_capacity(ops);
+/// Captures the visible screen through the control engine and through the bare client,
+/// alternating: (engine, bare) medians.
+async fn capture_control(
+    engine: &ControlEngine,
+    raw_client: &mut RawClient,
+    pane: &str,
+    ops: usize,
+) -> Result<(Measurement, Measurement)> {
+    let line = format!("capture-pane -p -t {pane}\n");
+    let (mut engine_samples, mut raw_samples) = (Vec::with_capacity(ops), Vec::with_capacity(ops));
     for _ in 0..ops {
         let command = TmuxCommand::new(["capture-pane", "-p", "-t", pane]);
         let start = Instant::now();
         let output = engine.execute(command).await?;
-        samples.push(start.elapsed().as_secs_f64());
+        engine_samples.push(start.elapsed().as_secs_f64());
         if output.stdout.len() < 50 {
             bail!("capture returned {} lines, expected 50", output.stdout.len());
         }
+        let start = Instant::now();
+        raw_client.write(line.as_bytes())?;
+        raw_client.read_replies(1)?;
+        raw_samples.push(start.elapsed().as_secs_f64());
     }
-    Ok(latency("capture_visible_control", &mut samples))
+    Ok((
+        latency("capture_visible_control", &mut engine_samples),
+        latency("capture_visible_raw", &mut raw_samples),
+    ))
 }
 
 fn capture_fork(server: &PrivateServer, pane: &str, ops: usize) -> Result<Measurement> {
@@ -308,37 +339,58 @@ pub async fn run(settings: &BenchSettings) -> Result<Vec<Measurement>> {
     let fork_ops = (settings.ops / 25).clamp(50, 500);
     let capture_ops = 500;
 
-    // Warm up the server (allocation, first-use costs) before anything is timed.
-    let _ = raw_pipelined(&server, &BenchSettings { ops: settings.ops.min(2000), rounds: 1 })?;
-
-    let raw = raw_pipelined(&server, settings)?;
-    let raw_seq = raw_sequential(&server, sequential_ops)?;
-
+    let mut raw_client = RawClient::attach(&server)?;
     let mut options = ControlOptions::new(server.socket()).config_file("/dev/null");
     options.control_session = "bench".to_string();
     let control = ControlEngine::with_options(options);
     control.connect().await?;
-    let _ = control.execute_batch(display_commands(settings.ops.min(2000))).await;
-    let mut control_batch = control_pipelined(&control, settings).await?;
+
+    // Warm up both paths before anything is timed.
+    let payload: String = (0..settings.ops).map(display_line).collect();
+    raw_round(&mut raw_client, &payload, settings.ops)?;
+    control_round(&control, settings.ops).await?;
+
+    // Rounds alternate between the anchor and the engine so machine noise hits both alike.
+    let (mut raw_rounds, mut control_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..settings.rounds {
+        raw_rounds.push(raw_round(&mut raw_client, &payload, settings.ops)?);
+        control_rounds.push(control_round(&control, settings.ops).await?);
+    }
+    let raw = throughput("raw_pipelined", settings.ops, &mut raw_rounds);
+    let mut control_batch = throughput("control_pipelined", settings.ops, &mut control_rounds);
     control_batch.ratio_to_raw = Some(control_batch.ops_per_sec / raw.ops_per_sec);
     control_batch.anchor = Some("raw_pipelined");
     control_batch.target = Some(">= 0.9");
-    let mut control_seq = sequential("control_sequential", &control, sequential_ops).await?;
-    control_seq.ratio_to_raw = Some(control_seq.ops_per_sec / raw_seq.ops_per_sec);
+
+    let (mut raw_samples, mut control_samples) = (Vec::new(), Vec::new());
+    for index in 0..sequential_ops {
+        raw_samples.push(raw_request(&mut raw_client, index)?);
+        control_samples.push(engine_request(&control, index).await?);
+    }
+    let raw_seq = latency("raw_sequential", &mut raw_samples);
+    let mut control_seq = latency("control_sequential", &mut control_samples);
+    control_seq.ratio_to_raw = Some(raw_seq.median_us / control_seq.median_us);
     control_seq.anchor = Some("raw_sequential");
     control_seq.target = Some(">= 0.8");
 
-    let fork = bare_fork(&server, fork_ops)?;
     let subprocess = SubprocessEngine::new(server.socket()).with_config_file("/dev/null");
-    let mut subprocess_seq = sequential("subprocess", &subprocess, fork_ops).await?;
-    subprocess_seq.ratio_to_raw = Some(subprocess_seq.ops_per_sec / fork.ops_per_sec);
+    let (mut fork_samples, mut subprocess_samples) = (Vec::new(), Vec::new());
+    for index in 0..fork_ops {
+        fork_samples.push(fork_request(&server, index)?);
+        subprocess_samples.push(engine_request(&subprocess, index).await?);
+    }
+    let fork = latency("fork_bare", &mut fork_samples);
+    let mut subprocess_seq = latency("subprocess", &mut subprocess_samples);
+    subprocess_seq.ratio_to_raw = Some(fork.median_us / subprocess_seq.median_us);
     subprocess_seq.anchor = Some("fork_bare");
     subprocess_seq.target = Some("median within 10% of fork_bare");
 
     let pane = fill_pane(&server)?;
-    let mut capture = capture_control(&control, &pane, capture_ops).await?;
+    let (mut capture, capture_raw) =
+        capture_control(&control, &mut raw_client, &pane, capture_ops).await?;
+    drop(raw_client);
     let capture_forked = capture_fork(&server, &pane, capture_ops.min(200))?;
-    capture.ratio_to_raw = Some(capture.ops_per_sec / capture_forked.ops_per_sec);
+    capture.ratio_to_raw = Some(capture_forked.median_us / capture.median_us);
     capture.anchor = Some("capture_visible_fork");
     capture.target = Some("median <= 100 us");
     control.shutdown().await;
@@ -351,6 +403,7 @@ pub async fn run(settings: &BenchSettings) -> Result<Vec<Measurement>> {
         fork,
         subprocess_seq,
         capture,
+        capture_raw,
         capture_forked,
     ])
 }
@@ -385,7 +438,7 @@ pub fn print_table(measurements: &[Measurement]) {
     }
     if let (Some(control), Some(fork)) = (find("capture_visible_control"), find("capture_visible_fork")) {
         println!(
-            "visible capture: control {:.1} µs vs fork {:.1} µs ({:.0}x faster)",
+            "visible capture: control {:.1} µs vs fork {:.1} µs ({:.0}x faster than a fork)",
             control.median_us,
             fork.median_us,
             fork.median_us / control.median_us
