@@ -328,9 +328,7 @@ impl Operation {
 }
 
 /// Collects the targets of optional fields, for `targets_mut`.
-pub(crate) fn targets<'a, const N: usize>(
-    fields: [Option<&'a mut Target>; N],
-) -> Vec<&'a mut Target> {
+pub(crate) fn targets<const N: usize>(fields: [Option<&mut Target>; N]) -> Vec<&mut Target> {
     fields.into_iter().flatten().collect()
 }
 
