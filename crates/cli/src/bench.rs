@@ -271,10 +271,19 @@ fn fill_pane(server: &PrivateServer) -> Result<String> {
         .output()?;
     let pane = String::from_utf8_lossy(&pane.stdout).trim().to_string();
     // Fill the visible 200x50 screen with text.
-    let text: String = (0..50).map(|row| format!("{row:03} {}\r\n", "x".repeat(190))).collect();
+    let text: String = (0..50)
+        .map(|row| format!("{row:03} {}\r\n", "x".repeat(190)))
+        .collect();
     let status = server
         .tmux()
-        .args(["send-keys", "-t", &pane, "-l", "--", &format!("clear; printf '%s' '{text}'")])
+        .args([
+            "send-keys",
+            "-t",
+            &pane,
+            "-l",
+            "--",
+            &format!("clear; printf '%s' '{text}'"),
+        ])
         .status()?;
     if !status.success() {
         bail!("could not fill the capture pane");
@@ -299,7 +308,10 @@ async fn capture_control(
         let output = engine.execute(command).await?;
         engine_samples.push(start.elapsed().as_secs_f64());
         if output.stdout.len() < 50 {
-            bail!("capture returned {} lines, expected 50", output.stdout.len());
+            bail!(
+                "capture returned {} lines, expected 50",
+                output.stdout.len()
+            );
         }
         let start = Instant::now();
         raw_client.write(line.as_bytes())?;
@@ -436,7 +448,10 @@ pub fn print_table(measurements: &[Measurement]) {
             sub.median_us / fork.median_us
         );
     }
-    if let (Some(control), Some(fork)) = (find("capture_visible_control"), find("capture_visible_fork")) {
+    if let (Some(control), Some(fork)) = (
+        find("capture_visible_control"),
+        find("capture_visible_fork"),
+    ) {
         println!(
             "visible capture: control {:.1} µs vs fork {:.1} µs ({:.0}x faster than a fork)",
             control.median_us,

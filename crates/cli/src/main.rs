@@ -6,11 +6,15 @@ mod demo;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
 use cao_tmux::Socket;
+use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "cao", version, about = "CLI Agent Orchestrator: coding-agent CLIs side by side in tmux")]
+#[command(
+    name = "cao",
+    version,
+    about = "CLI Agent Orchestrator: coding-agent CLIs side by side in tmux"
+)]
 struct Cli {
     /// The tmux server cao uses: a socket name (-L) or a path containing `/` (-S).
     #[arg(long, global = true, env = "CAO_TMUX_SOCKET", default_value = "cao")]
@@ -82,7 +86,8 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::Bench { command } => match command {
             BenchCommand::Tmux { ops, rounds, json } => {
-                let measurements = runtime()?.block_on(bench::run(&bench::BenchSettings { ops, rounds }))?;
+                let measurements =
+                    runtime()?.block_on(bench::run(&bench::BenchSettings { ops, rounds }))?;
                 if json {
                     for measurement in &measurements {
                         println!("{}", serde_json::to_string(measurement)?);
