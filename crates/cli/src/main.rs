@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod tmux_cli;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,41 @@ enum TmuxCommand {
     /// Builds a small workspace on a private tmux server, drives it through the control
     /// engine, prints what it saw and removes it.
     Demo,
+    /// Every typed operation with its metadata (scope, safety, effects, version gates).
+    Catalog {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The server's sessions, windows and panes from one read.
+    Snapshot {
+        /// Print JSON instead of a tree.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_enum, default_value_t = EngineChoice::Control)]
+        engine: EngineChoice,
+    },
+    /// Runs one typed operation given as JSON (`{"kind":"list_sessions"}`) and prints its
+    /// result as JSON.
+    Op {
+        /// The operation, as JSON.
+        operation: String,
+        /// Print the argv it renders to (for the running server, or the newest tmux when none
+        /// runs) instead of running it.
+        #[arg(long)]
+        preview: bool,
+        #[arg(long, value_enum, default_value_t = EngineChoice::Control)]
+        engine: EngineChoice,
+    },
+}
+
+/// Which engine talks to tmux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EngineChoice {
+    /// One persistent control-mode connection.
+    Control,
+    /// One `tmux` process per command.
+    Subprocess,
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +119,22 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Tmux { command } => match command {
             TmuxCommand::Demo => runtime()?.block_on(demo::run(&socket)),
+            TmuxCommand::Catalog { json } => {
+                tmux_cli::print_catalog(json)?;
+                Ok(())
+            }
+            TmuxCommand::Snapshot { json, engine } => runtime()?.block_on(async {
+                let engine = tmux_cli::engine(engine, &socket);
+                tmux_cli::print_snapshot(engine.as_ref(), json).await
+            }),
+            TmuxCommand::Op {
+                operation,
+                preview,
+                engine,
+            } => runtime()?.block_on(async {
+                let engine = tmux_cli::engine(engine, &socket);
+                tmux_cli::run_operation(engine.as_ref(), &operation, preview).await
+            }),
         },
         Command::Bench { command } => match command {
             BenchCommand::Tmux { ops, rounds, json } => {
