@@ -417,12 +417,25 @@ async fn pane_output_streams_and_flow_control_continues_paused_panes() {
             "-P",
             "-F",
             "#{pane_id}",
-            "printf 'hello from the pane\\n'; sleep 1; while :; do echo flowing; done",
+            "cat",
         ]))
         .await
         .unwrap();
     let pane: PaneId = created.stdout[0].parse().unwrap();
+    // Subscribe first, then make the pane write.
     let mut output = engine.pane_output(pane);
+    let target = pane.to_string();
+    let typed = engine
+        .execute(command(&[
+            "send-keys",
+            "-t",
+            &target,
+            "-l",
+            "hello from the pane\r",
+        ]))
+        .await
+        .unwrap();
+    assert!(typed.succeeded(), "{typed:?}");
     let mut seen = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), async {
         while !String::from_utf8_lossy(&seen).contains("hello from the pane") {

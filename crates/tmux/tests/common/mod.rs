@@ -70,7 +70,22 @@ impl Drop for TestServer {
         let _ = Command::new("tmux")
             .args(["-L", &self.name, "kill-server"])
             .output();
+        // A server killed by a signal leaves its socket file behind.
+        if let Some(path) = socket_path(&self.name) {
+            let _ = std::fs::remove_file(path);
+        }
     }
+}
+
+/// Where tmux puts a named socket: `$TMUX_TMPDIR/tmux-UID/NAME` (default `/tmp`).
+fn socket_path(name: &str) -> Option<std::path::PathBuf> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    let uid = String::from_utf8_lossy(&uid.stdout).trim().to_string();
+    let base = std::env::var_os("TMUX_TMPDIR")
+        .filter(|value| !value.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/tmp".into());
+    Some(base.join(format!("tmux-{uid}")).join(name))
 }
 
 /// Waits for `condition` with a deadline (for effects outside any event stream, such as a
