@@ -51,6 +51,29 @@ impl Socket {
         }
     }
 
+    /// The socket file this address names: the `-S` path, or for `-L NAME`
+    /// `$TMUX_TMPDIR/tmux-UID/NAME` (`/tmp` when `TMUX_TMPDIR` is unset), as tmux computes it.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Socket::Path(path) => path.clone(),
+            Socket::Name(name) => {
+                let base = std::env::var_os("TMUX_TMPDIR")
+                    .filter(|value| !value.is_empty())
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("/tmp"));
+                // SAFETY: getuid has no preconditions and cannot fail.
+                let uid = unsafe { libc::getuid() };
+                base.join(format!("tmux-{uid}")).join(name)
+            }
+        }
+    }
+
+    /// True when a server accepts connections on this socket (a cheap check that starts
+    /// nothing; a socket file left by a killed server does not count).
+    pub fn has_listening_server(&self) -> bool {
+        std::os::unix::net::UnixStream::connect(self.path()).is_ok()
+    }
+
     /// A short label for messages: `-L cao` or `-S /path`.
     pub fn describe(&self) -> String {
         match self {
@@ -75,5 +98,15 @@ mod tests {
         assert_eq!(Socket::parse("work"), Socket::Name("work".into()));
         assert_eq!(Socket::parse("/tmp/s"), Socket::Path("/tmp/s".into()));
         assert_eq!(Socket::default().describe(), "-L cao");
+    }
+
+    #[test]
+    fn named_sockets_live_in_the_uid_directory() {
+        let path = Socket::named("work").path();
+        assert!(path.ends_with("work"));
+        let directory = path.parent().and_then(|p| p.file_name()).unwrap();
+        assert!(directory.to_string_lossy().starts_with("tmux-"));
+        assert_eq!(Socket::Path("/x/y".into()).path(), PathBuf::from("/x/y"));
+        assert!(!Socket::named("cao-no-such-server-for-tests").has_listening_server());
     }
 }

@@ -732,6 +732,11 @@ async fn establish(
     may_start_server: bool,
 ) -> Result<Arc<Connection>, ConnectFailure> {
     let options = &inner.options;
+    // `attach-session` would start a server (running the user's configuration) just to find
+    // it has no sessions; a connect() on the socket answers the same question for free.
+    if !may_start_server && !options.socket.has_listening_server() {
+        return Err(ConnectFailure::NoServer);
+    }
     let spawned = match spawn_client(options, may_start_server).await {
         Err(ConnectFailure::SessionMissing(_)) if !may_start_server => {
             // The server runs but lost our session: recreating it there is harmless.
