@@ -115,7 +115,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let socket = Socket::parse(&cli.tmux_socket);
+    if cli.tmux_socket.trim().is_empty() {
+        anyhow::bail!(
+            "the tmux socket is empty (--tmux-socket or CAO_TMUX_SOCKET); give a name like `cao` or a socket path"
+        );
+    }
+    let socket = Socket::parse(cli.tmux_socket.trim());
     match cli.command {
         Command::Tmux { command } => match command {
             TmuxCommand::Demo => runtime()?.block_on(demo::run(&socket)),
