@@ -405,7 +405,9 @@ impl<E: Engine + ?Sized> Run<'_, E> {
             _ => {
                 let result: OpResult = match lookup {
                     Ok(output) => lookup_op.parse_result(&output),
-                    Err(error) => return self.record(step, lookup_argv, Some(true), not_sent(error)),
+                    Err(error) => {
+                        return self.record(step, lookup_argv, Some(true), not_sent(error))
+                    }
                 };
                 let ids = match &result.payload {
                     Payload::Lines(lines) => lines.iter().find_map(|line| NewIds::parse(line)),

@@ -69,10 +69,7 @@ impl Slot {
 
     /// A reference to one of the created objects.
     pub fn slot_ref(self, part: SlotPart) -> SlotRef {
-        SlotRef {
-            slot: self.0,
-            part,
-        }
+        SlotRef { slot: self.0, part }
     }
 
     /// The created session (for a window or pane creator: the session it lives in).
@@ -365,11 +362,12 @@ impl Plan {
         let mut argvs = Vec::with_capacity(self.steps.len());
         for (index, step) in self.steps.iter().enumerate() {
             let render = |op: &Operation| {
-                op.render_preview(version).map_err(|error| PlanError::Render {
-                    step: index,
-                    kind: step.kind(),
-                    error,
-                })
+                op.render_preview(version)
+                    .map_err(|error| PlanError::Render {
+                        step: index,
+                        kind: step.kind(),
+                        error,
+                    })
             };
             match step {
                 PlanStep::Op(op) => argvs.push(render(op)?),

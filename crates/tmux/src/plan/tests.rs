@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use super::*;
 use crate::command::{CommandOutput, TmuxCommand};
 use crate::engine::{Engine, SimEngine};
+use crate::ids::PaneId;
 use crate::ops::{
     CapturePane, KeyInput, KillPane, Layout, NewWindow, Payload, ResultStatus, SelectLayout,
     SendKeys, SplitDirection, SplitWindow,
 };
-use crate::ids::PaneId;
 use crate::snapshot::take_snapshot;
 use crate::socket::Socket;
 
@@ -157,9 +157,7 @@ async fn find_or_create_binds_an_existing_session_and_creates_a_missing_one() {
     };
     for pipelined in [false, true] {
         let mut plan = Plan::new();
-        let kept = plan
-            .find_or_create_session("kept", detached())
-            .unwrap();
+        let kept = plan.find_or_create_session("kept", detached()).unwrap();
         let fresh = plan
             .find_or_create_session(format!("fresh{pipelined}"), detached())
             .unwrap();
@@ -196,9 +194,7 @@ async fn find_or_create_binds_an_existing_session_and_creates_a_missing_one() {
 async fn find_or_create_on_a_stopped_server_creates() {
     let sim = SimEngine::new();
     let mut plan = Plan::new();
-    let slot = plan
-        .find_or_create_session("first", detached())
-        .unwrap();
+    let slot = plan.find_or_create_session("first", detached()).unwrap();
     let report = SequentialPlanner::new().execute(&plan, &sim).await.unwrap();
     assert!(report.succeeded(), "{report:#?}");
     assert_eq!(report.steps[0].found_existing, Some(false));
@@ -210,9 +206,7 @@ async fn find_or_create_on_a_stopped_server_creates() {
 #[test]
 fn preview_shows_placeholders_and_probes() {
     let mut plan = Plan::new();
-    let home = plan
-        .find_or_create_session("home", detached())
-        .unwrap();
+    let home = plan.find_or_create_session("home", detached()).unwrap();
     let window = plan
         .create(NewWindow {
             target: Some(home.session()),
@@ -313,8 +307,7 @@ fn slot_references_are_checked_when_added() {
 #[test]
 fn a_plan_round_trips_through_json_and_is_checked_when_read() {
     let mut plan = forward_plan().0;
-    plan.find_or_create_session("probe", detached())
-        .unwrap();
+    plan.find_or_create_session("probe", detached()).unwrap();
     let json = serde_json::to_string_pretty(&plan).unwrap();
     assert!(json.contains(r#""kind": "split_window""#), "{json}");
     assert!(json.contains(r#""target": "{slot:1.pane}""#), "{json}");
@@ -327,7 +320,10 @@ fn a_plan_round_trips_through_json_and_is_checked_when_read() {
         {"op": {"kind": "new_session"}}
     ]}"#;
     let error = serde_json::from_str::<Plan>(forward).unwrap_err();
-    assert!(error.to_string().contains("step 1 is not in the plan yet"), "{error}");
+    assert!(
+        error.to_string().contains("step 1 is not in the plan yet"),
+        "{error}"
+    );
 }
 
 /// One session, then 20 steps that all need its pane.
@@ -335,7 +331,8 @@ fn wide_plan() -> Plan {
     let mut plan = Plan::new();
     let work = plan.create(session("wide")).unwrap();
     for index in 0..20 {
-        plan.add(literal(work.pane(), &format!("line {index} "))).unwrap();
+        plan.add(literal(work.pane(), &format!("line {index} ")))
+            .unwrap();
     }
     plan
 }
@@ -422,7 +419,10 @@ async fn a_failing_step_stops_the_plan_and_the_rest_are_skipped() {
         panic!("not skipped: {:?}", report.steps[2]);
     };
     assert!(reason.contains("step 1 did not complete"), "{reason}");
-    assert_eq!(report.steps[2].argv[..3], ["send-keys", "-t", "{slot:0.pane}"]);
+    assert_eq!(
+        report.steps[2].argv[..3],
+        ["send-keys", "-t", "{slot:0.pane}"]
+    );
     assert_eq!(report.round_trips, 2);
 
     // Without stopping, the rest runs.
