@@ -196,9 +196,6 @@ async fn both_planners_build_the_same_tree_over_both_engines() {
 
         let server = Private(TestServer::new("plan-ctl"));
         let engine = server.0.control();
-        // Connecting to a server that is not running yet sometimes fails with "tmux -C exited
-        // without a reply" (a control-engine race, not the planner's); start it first.
-        engine.connect().await.expect("the control engine connects");
         let (report, shape) = build(&engine, pipelined, Some(engine.control_session())).await;
         round_trips.push((format!("control pipelined={pipelined}"), report.round_trips));
         shapes.push(shape);

@@ -742,6 +742,12 @@ async fn establish(
             // The server runs but lost our session: recreating it there is harmless.
             spawn_client(options, true).await
         }
+        // A server that is exiting (its last session just closed) can accept the client and
+        // then drop it; one more try reaches a fresh server.
+        Err(ConnectFailure::Other(EngineError::Connect { .. })) => {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            spawn_client(options, may_start_server).await
+        }
         other => other,
     };
     let (mut child, stdin, stdout, parser, leftover) = spawned?;

@@ -16,7 +16,7 @@ fn default_true() -> bool {
 }
 
 /// `new-session`: creates a session (detached by default) and reports its ids.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSession {
     /// The session name (`-s`); tmux picks a number when absent. No `:` or `.`.
@@ -43,6 +43,22 @@ pub struct NewSession {
     /// The command of the first pane (one word: run by the shell; several: run directly).
     #[serde(default)]
     pub command: Vec<String>,
+}
+
+/// Detached, like the JSON default: cao never has a terminal to attach.
+impl Default for NewSession {
+    fn default() -> Self {
+        Self {
+            name: None,
+            window_name: None,
+            start_directory: None,
+            width: None,
+            height: None,
+            environment: BTreeMap::new(),
+            detached: true,
+            command: Vec::new(),
+        }
+    }
 }
 
 impl OpDef for NewSession {
