@@ -6,28 +6,24 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::render::Args;
-use super::spec::{gate, opt, req, Effects, GateMode, OpSpec, Safety, Scope, V2_9, V3_2};
+use super::spec::{gate, opt, req, Effects, GateMode, OpSpec, V3_2};
 use super::target::{Target, TargetKind};
-use super::{targets, OpDef, OpKind, RenderError};
+use super::{targets, OpDef, RenderError};
 
 /// A row of the table with the fields buffer commands share.
 macro_rules! buffer_spec {
     ($kind:ident, $command:literal, $scope:ident, $safety:ident, $effects:expr, $gates:expr, $description:literal, $fields:expr) => {
-        &OpSpec {
-            kind: OpKind::$kind,
-            command: $command,
-            scope: Scope::$scope,
-            safety: Safety::$safety,
-            effects: $effects,
-            chainable: true,
-            min_version: V2_9,
-            flag_gates: $gates,
-            blocking: false,
-            queues_commands: false,
-            captures_ids: false,
-            description: $description,
-            fields: $fields,
-        }
+        $crate::ops::spec::plain_spec!(
+            $kind,
+            $command,
+            $scope,
+            $safety,
+            $effects,
+            true,
+            $gates,
+            $description,
+            $fields
+        )
     };
 }
 

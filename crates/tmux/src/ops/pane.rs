@@ -17,21 +17,17 @@ use super::{targets, OpDef, OpKind, RenderError};
 /// A row of the table with the fields most pane commands share.
 macro_rules! pane_spec {
     ($kind:ident, $command:literal, $safety:ident, $effects:expr, $gates:expr, $description:literal, $fields:expr) => {
-        &OpSpec {
-            kind: OpKind::$kind,
-            command: $command,
-            scope: Scope::Pane,
-            safety: Safety::$safety,
-            effects: $effects,
-            chainable: true,
-            min_version: V2_9,
-            flag_gates: $gates,
-            blocking: false,
-            queues_commands: false,
-            captures_ids: false,
-            description: $description,
-            fields: $fields,
-        }
+        $crate::ops::spec::plain_spec!(
+            $kind,
+            $command,
+            Pane,
+            $safety,
+            $effects,
+            true,
+            $gates,
+            $description,
+            $fields
+        )
     };
 }
 

@@ -17,21 +17,17 @@ use super::{targets, OpDef, OpKind, RenderError};
 /// A row of the table with the fields client commands share.
 macro_rules! client_spec {
     ($kind:ident, $command:literal, $safety:ident, $effects:expr, $chainable:expr, $gates:expr, $description:literal, $fields:expr) => {
-        &OpSpec {
-            kind: OpKind::$kind,
-            command: $command,
-            scope: Scope::Client,
-            safety: Safety::$safety,
-            effects: $effects,
-            chainable: $chainable,
-            min_version: V2_9,
-            flag_gates: $gates,
-            blocking: false,
-            queues_commands: false,
-            captures_ids: false,
-            description: $description,
-            fields: $fields,
-        }
+        $crate::ops::spec::plain_spec!(
+            $kind,
+            $command,
+            Client,
+            $safety,
+            $effects,
+            $chainable,
+            $gates,
+            $description,
+            $fields
+        )
     };
 }
 

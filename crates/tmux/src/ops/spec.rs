@@ -212,3 +212,26 @@ pub(crate) fn serialize_version<S: serde::Serializer>(
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_str(version)
 }
+
+/// A table row for a command that blocks nothing, queues nothing, captures no ids and exists
+/// in every modelled version: most rows. The scope modules wrap it with their scope.
+macro_rules! plain_spec {
+    ($kind:ident, $command:literal, $scope:ident, $safety:ident, $effects:expr, $chainable:expr, $gates:expr, $description:literal, $fields:expr) => {
+        &$crate::ops::spec::OpSpec {
+            kind: $crate::ops::OpKind::$kind,
+            command: $command,
+            scope: $crate::ops::spec::Scope::$scope,
+            safety: $crate::ops::spec::Safety::$safety,
+            effects: $effects,
+            chainable: $chainable,
+            min_version: $crate::ops::spec::V2_9,
+            flag_gates: $gates,
+            blocking: false,
+            queues_commands: false,
+            captures_ids: false,
+            description: $description,
+            fields: $fields,
+        }
+    };
+}
+pub(crate) use plain_spec;
