@@ -52,7 +52,7 @@ pub fn check_argv(argv: &[String]) -> Result<(), QuoteError> {
 /// Renders an argv as one control-mode command line (without the trailing newline).
 ///
 /// The command name is written bare (it is a plain word by construction); every other word is
-/// double-quoted with `\`, `"` and `$` escaped and every control byte written as `\ooo`, so the
+/// double-quoted with `\`, `"` and `$` escaped, `~` and every control byte written as `\ooo`, so the
 /// line never contains a raw newline and the parser returns exactly the original words.
 pub fn control_line(argv: &[String]) -> Result<String, QuoteError> {
     let mut line = String::with_capacity(argv.iter().map(|w| w.len() + 3).sum());
@@ -90,6 +90,8 @@ fn push_double_quoted(word: &str, line: &mut String) {
             '\\' => line.push_str("\\\\"),
             '"' => line.push_str("\\\""),
             '$' => line.push_str("\\$"),
+            // tmux expands a leading `~` even inside double quotes; an octal escape is literal.
+            '~' => line.push_str("\\176"),
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 let byte = c as u32;
                 line.push('\\');
@@ -130,6 +132,7 @@ mod tests {
         let line = control_line(&argv(&["set-buffer", "x\n\"$HOME\"\\\t\u{7f}é"])).unwrap();
         assert_eq!(line, r#"set-buffer "x\012\"\$HOME\"\\\011\177é""#);
         assert!(!line.contains('\n'));
+        assert_eq!(control_line(&argv(&["x", "~/a"])).unwrap(), r#"x "\176/a""#);
     }
 
     #[test]
