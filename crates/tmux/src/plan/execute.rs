@@ -176,6 +176,10 @@ async fn drive<E: Engine + ?Sized>(
                 let isolated = op.is_blocking() || op.queues_commands();
                 if isolated {
                     run.flush().await;
+                    // The flush may have hit a failure: nothing after it may be sent.
+                    if run.stopped_by.is_some() {
+                        break;
+                    }
                 }
                 run.gather_op(index, op, Purpose::Op);
                 if isolated || must_wait(index) {

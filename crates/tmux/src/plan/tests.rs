@@ -515,3 +515,23 @@ async fn the_report_serializes() {
     assert_eq!(json["slots"]["0"]["pane"], "%0");
     assert_eq!(json["round_trips"], 3);
 }
+
+#[tokio::test]
+async fn a_failure_before_an_isolated_step_stops_the_plan() {
+    let mut plan = Plan::new();
+    plan.create(session("stops")).unwrap();
+    plan.add(Operation::KillPane(
+        serde_json::from_str(r#"{"target": "%99"}"#).unwrap(),
+    ))
+    .unwrap();
+    plan.add(Operation::RunShell(
+        serde_json::from_str(r#"{"command": "true"}"#).unwrap(),
+    ))
+    .unwrap();
+    let engine = Counting::new();
+    let report = PipelinedPlanner::new().execute(&plan, &engine).await.unwrap();
+    assert_eq!(report.steps[1].status(), ResultStatus::Failed);
+    assert!(report.steps[2].skipped(), "{report:#?}");
+    // [new_session, kill_pane]: the run_shell was never sent.
+    assert_eq!(engine.round_trips(), 1, "{report:#?}");
+}
