@@ -18,6 +18,8 @@ pub enum QuoteError {
     NulByte { command: String, index: usize },
     #[error("empty command: an argv needs at least the tmux command name")]
     EmptyCommand,
+    #[error("{0:?} is not a tmux command name: a command is lowercase letters, digits and `-`, like `send-keys`")]
+    InvalidCommandName(String),
 }
 
 /// Escapes one word for the tmux client's argv: a trailing `;` would end the command, so it
@@ -33,11 +35,17 @@ pub fn escape_argv_word(word: &str) -> Cow<'_, str> {
     }
 }
 
-/// Checks an argv for bytes tmux cannot carry.
+/// Checks an argv for bytes tmux cannot carry and for a first word that tmux would read as
+/// something other than a command: `NAME=value` is an environment assignment (no reply block,
+/// which would shift every later reply on a control connection), `-x` a tmux option, `%if` a
+/// directive.
 pub fn check_argv(argv: &[String]) -> Result<(), QuoteError> {
     let Some(command) = argv.first() else {
         return Err(QuoteError::EmptyCommand);
     };
+    if !is_plain_command_name(command) || !command.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(QuoteError::InvalidCommandName(command.clone()));
+    }
     for (index, word) in argv.iter().enumerate() {
         if word.as_bytes().contains(&0) {
             return Err(QuoteError::NulByte {
@@ -67,7 +75,8 @@ pub fn write_control_line(argv: &[String], line: &mut String) -> Result<(), Quot
         if index > 0 {
             line.push(' ');
         }
-        if index == 0 && is_plain_command_name(word) {
+        if index == 0 {
+            // Checked above: a plain lowercase command name.
             line.push_str(word);
             continue;
         }
@@ -80,7 +89,7 @@ fn is_plain_command_name(word: &str) -> bool {
     !word.is_empty()
         && word
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn push_double_quoted(word: &str, line: &mut String) {
@@ -145,5 +154,26 @@ mod tests {
             })
         );
         assert_eq!(control_line(&[]), Err(QuoteError::EmptyCommand));
+    }
+
+    #[test]
+    fn first_words_tmux_would_not_read_as_commands_are_refused() {
+        for bad in [
+            "FOO=bar",
+            "foo=bar",
+            "-V",
+            "%if",
+            "Send-Keys",
+            "a b",
+            "",
+            "x;",
+        ] {
+            assert_eq!(
+                check_argv(&argv(&[bad, "x"])),
+                Err(QuoteError::InvalidCommandName(bad.into())),
+                "{bad:?}"
+            );
+        }
+        assert!(check_argv(&argv(&["send-keys", "FOO=bar"])).is_ok());
     }
 }

@@ -488,3 +488,145 @@ async fn pane_output_streams_and_flow_control_continues_paused_panes() {
     assert_eq!(output.stdout, vec!["ok"]);
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn first_words_tmux_would_not_answer_are_refused_before_sending() {
+    let server = TestServer::new("assign");
+    let engine = server.control();
+    new_session(&engine, "a", "sh").await;
+    // `FOO=bar` as a command is an environment assignment: tmux sends no reply block, which
+    // would hand every later reply to the wrong caller. It must never reach tmux.
+    let results = engine
+        .execute_batch(vec![
+            command(&["display-message", "-p", "A"]),
+            command(&["FOO=bar"]),
+            command(&["display-message", "-p", "B"]),
+        ])
+        .await;
+    assert_eq!(results[0].as_ref().unwrap().stdout, vec!["A"]);
+    assert!(
+        matches!(results[1], Err(EngineError::Quote(_))),
+        "{:?}",
+        results[1]
+    );
+    assert_eq!(results[2].as_ref().unwrap().stdout, vec!["B"]);
+    let after = engine
+        .execute(command(&["display-message", "-p", "C"]))
+        .await
+        .unwrap();
+    assert_eq!(after.stdout, vec!["C"]);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn abbreviated_command_names_are_routed_by_what_they_mean() {
+    let server = TestServer::new("prefix");
+    let engine = server.control();
+    new_session(&engine, "p", "sh").await;
+    // `if-sh` is if-shell: it queues a command whose block must stay with it.
+    let mut tasks = Vec::new();
+    for words in [
+        vec!["if-sh", "-F", "1", "display-message -p FROM_IF"],
+        vec!["display-message", "-p", "NEXT"],
+    ] {
+        let engine = engine.clone();
+        let words: Vec<String> = words.into_iter().map(String::from).collect();
+        tasks.push(tokio::spawn(async move {
+            engine.execute(TmuxCommand::new(words)).await.unwrap()
+        }));
+        tokio::task::yield_now().await;
+    }
+    let mut outputs = Vec::new();
+    for task in tasks {
+        outputs.push(task.await.unwrap());
+    }
+    assert_eq!(outputs[0].stdout, vec!["FROM_IF"]);
+    assert_eq!(outputs[1].stdout, vec!["NEXT"]);
+    // `run-s` is a foreground run-shell: it must not block the shared connection.
+    let sleeper = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.execute(command(&["run-s", "sleep 1"])).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let quick = tokio::time::timeout(
+        Duration::from_millis(700),
+        engine.execute(command(&["display-message", "-p", "quick"])),
+    )
+    .await
+    .expect("the shared connection is not blocked")
+    .unwrap();
+    assert_eq!(quick.stdout, vec!["quick"]);
+    assert!(sleeper.await.unwrap().unwrap().succeeded());
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_new_session_right_after_kill_server_starts_a_fresh_server() {
+    let server = TestServer::new("rekill");
+    let engine = server.control();
+    for round in 0..8 {
+        new_session(&engine, &format!("s{round}"), "sh").await;
+        let killed = engine.execute(command(&["kill-ser"])).await.unwrap();
+        assert!(killed.succeeded(), "round {round}: {killed:?}");
+    }
+    new_session(&engine, "last", "sh").await;
+    assert!(server
+        .tmux(&["has-session", "-t", "=last"])
+        .status
+        .success());
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_connection_that_fails_its_setup_is_not_retried_in_a_loop() {
+    let server = TestServer::new("setupfail");
+    // A tmux that reports a version this crate cannot read.
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("tmux");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\ntmux \"$@\" | sed -u 's/^3\\.[0-9][a-z]*$/weird-version/'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut options = server.control_options();
+    options.binary = wrapper.clone();
+    let engine = ControlEngine::with_options(options);
+    let error = engine.connect().await.unwrap_err();
+    assert!(error.to_string().contains("weird-version"), "{error}");
+    // No background loop keeps spawning control clients: sample for a while after the
+    // failure settles and see none come and go.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..70 {
+        seen.extend(control_clients(&server.name));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The server forked from the first client carries its command line; it is not a client.
+    if let Some(server_pid) = server.server_pid() {
+        seen.remove(&server_pid);
+    }
+    assert!(seen.is_empty(), "control clients kept starting: {seen:?}");
+    assert_eq!(engine.stats().connections, 0);
+    engine.shutdown().await;
+}
+
+/// The pids of `tmux -C` processes running against this socket (from /proc).
+fn control_clients(socket_name: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (text.contains(socket_name) && text.contains(" -C ")).then_some(pid)
+        })
+        .collect()
+}

@@ -30,7 +30,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::subprocess::{is_no_server_message, SubprocessEngine};
 use super::{default_tmux_binary, Engine, EngineError};
-use crate::command::{CommandOutput, TmuxCommand};
+use crate::command::{canonical_command, CommandOutput, TmuxCommand};
 use crate::ids::PaneId;
 pub use crate::protocol::Notification;
 use crate::protocol::{
@@ -107,6 +107,20 @@ struct ConnectionState {
     lost_reason: Option<String>,
 }
 
+impl ConnectionState {
+    /// Marks the connection unusable and fails everything pending. Returns false when it was
+    /// already dead.
+    fn mark_dead(&mut self, reason: String) -> bool {
+        if !self.alive {
+            return false;
+        }
+        self.alive = false;
+        self.lost_reason = Some(reason);
+        let _ = self.correlator.drain().count();
+        true
+    }
+}
+
 struct Connection {
     writer: tokio::sync::Mutex<Option<ChildStdin>>,
     state: Arc<Mutex<ConnectionState>>,
@@ -115,8 +129,28 @@ struct Connection {
     client_pid: Option<u32>,
     nonces: AtomicU64,
     generation: u64,
-    /// Set before sending `kill-server`: the loss that follows is expected.
+    /// Set before sending `kill-server` or shutting down: the loss that follows is expected
+    /// and must not trigger a reconnect.
     expecting_exit: Arc<AtomicBool>,
+    /// Set once the connection became the engine's current one; only those are reconnected
+    /// when lost (a connection that failed during setup is not).
+    published: Arc<AtomicBool>,
+}
+
+/// Why a send did not go through.
+enum SendError {
+    /// Nothing was written: the connection was already dead. Safe to retry elsewhere.
+    NotSent(EngineError),
+    /// The write failed or was cut: what was sent is unknown.
+    Lost(EngineError),
+}
+
+impl From<SendError> for EngineError {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::NotSent(error) | SendError::Lost(error) => error,
+        }
+    }
 }
 
 impl Connection {
@@ -135,61 +169,72 @@ impl Connection {
         }
     }
 
+    /// Marks the connection dead and ends its `tmux -C` process, so nothing more is read from
+    /// it (its reader then cleans up and, if the loss was unexpected, reconnects).
+    fn abandon(&self, reason: String) {
+        let newly_dead = lock(&self.state).mark_dead(reason);
+        if newly_dead {
+            if let Some(pid) = self.client_pid.and_then(|pid| i32::try_from(pid).ok()) {
+                // SAFETY: kill(2) has no memory preconditions; the pid is our own child, not
+                // yet reaped (its reader task waits for it), so it cannot name another process.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+
     /// Registers the waiters and writes the bytes, in one step so order matches.
     async fn send(
         &self,
         bytes: &[u8],
         expectations: Vec<(Waiter, Expectation)>,
         socket: &Socket,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), SendError> {
         let mut writer = self.writer.lock().await;
         {
             let mut state = lock(&self.state);
             if !state.alive {
                 drop(state);
-                return Err(self.lost_error(socket));
+                return Err(SendError::NotSent(self.lost_error(socket)));
             }
             for (waiter, expectation) in expectations {
                 state.correlator.push(waiter, expectation);
             }
         }
         let Some(stdin) = writer.as_mut() else {
-            return Err(self.lost_error(socket));
+            return Err(SendError::NotSent(self.lost_error(socket)));
         };
-        // If this future is dropped mid-write the stream is corrupt; the guard then closes
+        // If this future is dropped mid-write the stream is corrupt; the guard then abandons
         // the connection so every pending request fails instead of being misattributed.
         let mut guard = WriteGuard {
-            state: &self.state,
+            connection: self,
             done: false,
         };
         let result = stdin.write_all(bytes).await;
         guard.done = true;
         if let Err(error) = result {
-            let mut state = lock(&self.state);
-            state.alive = false;
-            state.lost_reason = Some(format!("write failed: {error}"));
-            let _ = state.correlator.drain().count();
-            return Err(EngineError::ConnectionLost {
+            let reason = format!("write failed: {error}");
+            self.abandon(reason.clone());
+            return Err(SendError::Lost(EngineError::ConnectionLost {
                 socket: socket.describe(),
-                reason: format!("write failed: {error}"),
-            });
+                reason,
+            }));
         }
         Ok(())
     }
 }
 
 struct WriteGuard<'a> {
-    state: &'a Arc<Mutex<ConnectionState>>,
+    connection: &'a Connection,
     done: bool,
 }
 
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let mut state = lock(self.state);
-            state.alive = false;
-            state.lost_reason = Some("a request was cancelled in the middle of its write".into());
-            let _ = state.correlator.drain().count();
+            self.connection
+                .abandon("a request was cancelled in the middle of its write".into());
         }
     }
 }
@@ -210,6 +255,8 @@ struct Inner {
     pane_output: Mutex<HashMap<PaneId, broadcast::Sender<Vec<u8>>>>,
     side: SubprocessEngine,
     closed: AtomicBool,
+    /// True while a background reconnect loop runs.
+    reconnecting: AtomicBool,
     generation: AtomicU64,
     stats: Mutex<ControlStats>,
 }
@@ -241,34 +288,55 @@ enum Route {
 }
 
 fn route(command: &TmuxCommand) -> Route {
-    match command.name() {
-        "wait-for" | "wait" => Route::OwnConnection,
-        "run-shell" | "run" => {
-            let background = command.argv[1..]
-                .iter()
-                .take_while(|word| word.starts_with('-') && *word != "--")
-                .any(|word| word.contains('b'));
-            if background {
-                Route::Shared
-            } else {
-                Route::OwnConnection
-            }
-        }
-        "switch-client" | "switchc" | "detach-client" | "detach" | "suspend-client"
-        | "suspendc" | "attach-session" | "attach" | "a" | "confirm-before" | "confirm"
-        | "command-prompt" | "display-menu" | "menu" | "display-popup" | "popup"
-        | "choose-tree" | "choose-buffer" | "choose-client" | "lock-client" | "lockc"
-        | "lock-server" | "lock" => Route::OwnConnection,
-        "source-file" | "source" | "if-shell" | "if" => Route::SharedWithSentinel,
+    let Some(name) = canonical_command(command.name()) else {
+        // Unknown or ambiguous: tmux answers with one error block; the sentinel keeps the
+        // correlation right even if it turns out to be a command that queues more.
+        return Route::SharedWithSentinel;
+    };
+    match name {
+        "wait-for" => Route::OwnConnection,
+        "run-shell" if !has_flag(&command.argv, 'b', "cdt") => Route::OwnConnection,
+        // Without -d, new-session would attach this connection's client to the new session.
+        "new-session" if !has_flag(&command.argv, 'd', "cefFnstxyX") => Route::OwnConnection,
+        // Commands that act on "the current client" must not act on the engine's own.
+        "attach-session" | "switch-client" | "detach-client" | "suspend-client" | "lock-client"
+        | "lock-server" | "lock-session" | "confirm-before" | "command-prompt" | "display-menu"
+        | "display-popup" | "display-panes" | "choose-tree" | "choose-buffer" | "choose-client"
+        | "copy-mode" | "clock-mode" | "customize-mode" => Route::OwnConnection,
+        "source-file" | "if-shell" | "run-shell" => Route::SharedWithSentinel,
         _ => Route::Shared,
     }
 }
 
+/// True when the flag letter appears among the command's options (before the first operand or
+/// `--`). `with_values` lists the letters that take a value, so values are not read as flags.
+fn has_flag(argv: &[String], letter: char, with_values: &str) -> bool {
+    let mut words = argv.iter().skip(1);
+    while let Some(word) = words.next() {
+        if word == "--" || !word.starts_with('-') || word.len() < 2 {
+            return false;
+        }
+        for (position, flag) in word.char_indices().skip(1) {
+            if flag == letter {
+                return true;
+            }
+            if with_values.contains(flag) {
+                if position + flag.len_utf8() == word.len() {
+                    words.next();
+                }
+                break;
+            }
+        }
+    }
+    false
+}
+
+fn canonical(command: &TmuxCommand) -> Option<&'static str> {
+    canonical_command(command.name())
+}
+
 fn starts_server(command: &TmuxCommand) -> bool {
-    matches!(
-        command.name(),
-        "new-session" | "new" | "start-server" | "start"
-    )
+    matches!(canonical(command), Some("new-session" | "start-server"))
 }
 
 fn blocks_to_output(blocks: Vec<ReplyBlock>) -> CommandOutput {
@@ -313,6 +381,7 @@ impl ControlEngine {
                 pane_output: Mutex::new(HashMap::new()),
                 side,
                 closed: AtomicBool::new(false),
+                reconnecting: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
                 stats: Mutex::new(ControlStats::default()),
             }),
@@ -386,13 +455,16 @@ impl ControlEngine {
     /// The live connection, connecting if needed. `may_start_server`: whether a missing
     /// server may be started (only for commands that would start one anyway).
     async fn connection(&self, may_start_server: bool) -> Result<Arc<Connection>, EngineError> {
-        if let Some(connection) = self.live_connection() {
-            return Ok(connection);
-        }
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(EngineError::Closed);
         }
+        if let Some(connection) = self.live_connection() {
+            return Ok(connection);
+        }
         let _connecting = self.inner.connecting.lock().await;
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(EngineError::Closed);
+        }
         if let Some(connection) = self.live_connection() {
             return Ok(connection);
         }
@@ -474,49 +546,67 @@ impl Engine for ControlEngine {
         if route == Route::OwnConnection {
             return self.inner.side.execute(command).await;
         }
-        let connection = match self.connection(starts_server(&command)).await {
-            Ok(connection) => connection,
-            Err(EngineError::NoServer { .. }) => return Ok(self.no_server_output()),
-            Err(error) => return Err(error),
-        };
         let _stdin_file = materialize_stdin(&mut command)?;
-        let mut line = String::with_capacity(64);
-        write_control_line(&command.argv, &mut line)?;
-        line.push('\n');
-        let (sender, receiver) = oneshot::channel();
-        let expectation = if route == Route::SharedWithSentinel {
-            let nonce = format!(
-                "cao-sentinel-{}-{}",
-                connection.generation,
-                connection.nonces.fetch_add(1, Ordering::Relaxed)
-            );
-            line.push_str("display-message -p ");
-            line.push_str(&nonce);
+        let kills_server = canonical(&command) == Some("kill-server");
+        let socket = &self.inner.options.socket;
+        // A connection found dead before anything was written to it is replaced once.
+        for attempt in 1..=2 {
+            let connection = match self.connection(starts_server(&command)).await {
+                Ok(connection) => connection,
+                Err(EngineError::NoServer { .. }) => return Ok(self.no_server_output()),
+                Err(error) => return Err(error),
+            };
+            let mut line = String::with_capacity(64);
+            write_control_line(&command.argv, &mut line)?;
             line.push('\n');
-            Expectation::UntilSentinel { nonce }
-        } else {
-            Expectation::Single
-        };
-        let kills_server = matches!(command.name(), "kill-server");
-        if kills_server {
-            connection.expecting_exit.store(true, Ordering::SeqCst);
+            let expectation = if route == Route::SharedWithSentinel {
+                let nonce = format!(
+                    "cao-sentinel-{}-{}",
+                    connection.generation,
+                    connection.nonces.fetch_add(1, Ordering::Relaxed)
+                );
+                line.push_str("display-message -p ");
+                line.push_str(&nonce);
+                line.push('\n');
+                Expectation::UntilSentinel { nonce }
+            } else {
+                Expectation::Single
+            };
+            if kills_server {
+                connection.expecting_exit.store(true, Ordering::SeqCst);
+            }
+            let (sender, receiver) = oneshot::channel();
+            match connection
+                .send(
+                    line.as_bytes(),
+                    vec![(Waiter::Caller(sender), expectation)],
+                    socket,
+                )
+                .await
+            {
+                Ok(()) => {}
+                Err(SendError::NotSent(_)) if attempt == 1 => continue,
+                Err(error) => return Err(error.into()),
+            }
+            let reply = self
+                .await_reply(receiver, &connection, command.name())
+                .await;
+            if kills_server {
+                // The client exits with the server; nothing more may be written to it.
+                connection.abandon("the server was killed (kill-server)".into());
+                return match reply {
+                    Ok(blocks) => Ok(blocks_to_output(blocks)),
+                    // The server may exit before it answers: that is success too.
+                    Err(EngineError::ConnectionLost { .. }) => Ok(CommandOutput::default()),
+                    Err(error) => Err(error),
+                };
+            }
+            return reply.map(blocks_to_output);
         }
-        connection
-            .send(
-                line.as_bytes(),
-                vec![(Waiter::Caller(sender), expectation)],
-                &self.inner.options.socket,
-            )
-            .await?;
-        match self
-            .await_reply(receiver, &connection, command.name())
-            .await
-        {
-            Ok(blocks) => Ok(blocks_to_output(blocks)),
-            // The server exits before it can answer kill-server: that is success.
-            Err(EngineError::ConnectionLost { .. }) if kills_server => Ok(CommandOutput::default()),
-            Err(error) => Err(error),
-        }
+        Err(EngineError::ConnectionLost {
+            socket: socket.describe(),
+            reason: "the connection died twice before the command could be written".into(),
+        })
     }
 
     async fn execute_batch(
@@ -526,7 +616,7 @@ impl Engine for ControlEngine {
         let pipelinable = commands.iter().all(|command| {
             route(command) == Route::Shared
                 && command.stdin.is_none()
-                && !matches!(command.name(), "kill-server")
+                && canonical(command) != Some("kill-server")
         });
         if !pipelinable || commands.len() < 2 {
             let mut results = Vec::with_capacity(commands.len());
@@ -535,61 +625,71 @@ impl Engine for ControlEngine {
             }
             return results;
         }
-        let may_start = commands.first().is_some_and(starts_server);
-        let connection = match self.connection(may_start).await {
-            Ok(connection) => connection,
-            Err(EngineError::NoServer { .. }) => {
-                return commands
-                    .iter()
-                    .map(|_| Ok(self.no_server_output()))
-                    .collect()
-            }
-            Err(error) => return commands.iter().map(|_| Err(error.clone())).collect(),
-        };
-        let mut bytes = String::with_capacity(commands.len() * 48);
-        let mut receivers = Vec::with_capacity(commands.len());
-        let mut waiters = Vec::with_capacity(commands.len());
-        let mut results: Vec<Option<Result<CommandOutput, EngineError>>> =
-            Vec::with_capacity(commands.len());
-        for command in &commands {
-            let start = bytes.len();
-            match write_control_line(&command.argv, &mut bytes) {
-                Ok(()) => {
-                    bytes.push('\n');
-                    let (sender, receiver) = oneshot::channel();
-                    waiters.push((Waiter::Caller(sender), Expectation::Single));
-                    receivers.push(Some(receiver));
-                    results.push(None);
+        let may_start = commands.iter().any(starts_server);
+        let socket = &self.inner.options.socket;
+        for attempt in 1..=2 {
+            let connection = match self.connection(may_start).await {
+                Ok(connection) => connection,
+                Err(EngineError::NoServer { .. }) => {
+                    return commands
+                        .iter()
+                        .map(|_| Ok(self.no_server_output()))
+                        .collect()
                 }
+                Err(error) => return commands.iter().map(|_| Err(error.clone())).collect(),
+            };
+            let mut bytes = String::with_capacity(commands.len() * 48);
+            let mut receivers = Vec::with_capacity(commands.len());
+            let mut waiters = Vec::with_capacity(commands.len());
+            let mut results: Vec<Option<Result<CommandOutput, EngineError>>> =
+                Vec::with_capacity(commands.len());
+            for command in &commands {
+                let start = bytes.len();
+                match write_control_line(&command.argv, &mut bytes) {
+                    Ok(()) => {
+                        bytes.push('\n');
+                        let (sender, receiver) = oneshot::channel();
+                        waiters.push((Waiter::Caller(sender), Expectation::Single));
+                        receivers.push(Some(receiver));
+                        results.push(None);
+                    }
+                    Err(error) => {
+                        bytes.truncate(start);
+                        receivers.push(None);
+                        results.push(Some(Err(error.into())));
+                    }
+                }
+            }
+            match connection.send(bytes.as_bytes(), waiters, socket).await {
+                Ok(()) => {}
+                Err(SendError::NotSent(_)) if attempt == 1 => continue,
                 Err(error) => {
-                    bytes.truncate(start);
-                    receivers.push(None);
-                    results.push(Some(Err(error.into())));
+                    let error = EngineError::from(error);
+                    return results
+                        .into_iter()
+                        .map(|result| result.unwrap_or_else(|| Err(error.clone())))
+                        .collect();
                 }
             }
-        }
-        if let Err(error) = connection
-            .send(bytes.as_bytes(), waiters, &self.inner.options.socket)
-            .await
-        {
+            for ((slot, receiver), command) in results.iter_mut().zip(receivers).zip(&commands) {
+                if let Some(receiver) = receiver {
+                    *slot = Some(
+                        self.await_reply(receiver, &connection, command.name())
+                            .await
+                            .map(blocks_to_output),
+                    );
+                }
+            }
             return results
                 .into_iter()
-                .map(|result| result.unwrap_or_else(|| Err(error.clone())))
+                .map(|result| result.unwrap_or(Err(EngineError::Closed)))
                 .collect();
         }
-        for ((slot, receiver), command) in results.iter_mut().zip(receivers).zip(&commands) {
-            if let Some(receiver) = receiver {
-                *slot = Some(
-                    self.await_reply(receiver, &connection, command.name())
-                        .await
-                        .map(blocks_to_output),
-                );
-            }
-        }
-        results
-            .into_iter()
-            .map(|result| result.unwrap_or(Err(EngineError::Closed)))
-            .collect()
+        let error = EngineError::ConnectionLost {
+            socket: socket.describe(),
+            reason: "the connection died twice before the batch could be written".into(),
+        };
+        commands.iter().map(|_| Err(error.clone())).collect()
     }
 
     async fn server_version(&self) -> Result<TmuxVersion, EngineError> {
@@ -758,6 +858,7 @@ async fn establish(
         lost_reason: None,
     }));
     let expecting_exit = Arc::new(AtomicBool::new(false));
+    let published = Arc::new(AtomicBool::new(false));
     let client_pid = child.id();
     let stderr = child.stderr.take();
     let connection = Arc::new(Connection {
@@ -768,6 +869,7 @@ async fn establish(
         nonces: AtomicU64::new(0),
         generation,
         expecting_exit: expecting_exit.clone(),
+        published: published.clone(),
     });
     tokio::spawn(read_loop(ReaderContext {
         inner: Arc::downgrade(inner),
@@ -778,6 +880,7 @@ async fn establish(
         parser,
         leftover,
         expecting_exit,
+        published,
         generation,
     }));
 
@@ -788,17 +891,25 @@ async fn establish(
         &["display-message", "-p", "#{version}"],
     )
     .await;
+    // A connection that fails during setup is ended without a reconnect: the next request
+    // tries again, and nothing loops.
+    let fail = |error: EngineError| {
+        connection.expecting_exit.store(true, Ordering::SeqCst);
+        connection.abandon(format!("setup failed: {error}"));
+        ConnectFailure::Other(error)
+    };
     let version = match version_output {
-        Ok(output) if output.succeeded() => {
-            super::version_from_output(&output).map_err(ConnectFailure::Other)?
-        }
+        Ok(output) if output.succeeded() => match super::version_from_output(&output) {
+            Ok(version) => version,
+            Err(error) => return Err(fail(error)),
+        },
         Ok(output) => {
-            return Err(ConnectFailure::Other(EngineError::Connect {
+            return Err(fail(EngineError::Connect {
                 socket: options.socket.describe(),
                 reason: output.error_text(),
             }))
         }
-        Err(error) => return Err(ConnectFailure::Other(error)),
+        Err(error) => return Err(fail(error)),
     };
     if let Some(pause_after) = options.pause_after {
         if version >= TmuxVersion::new(3, 2, 0) {
@@ -818,6 +929,11 @@ async fn establish(
         }
     }
     let _ = connection.version.set(version);
+    // Re-checked here: shutdown() may have run while this connection was being set up.
+    if inner.closed.load(Ordering::SeqCst) {
+        return Err(fail(EngineError::Closed));
+    }
+    connection.published.store(true, Ordering::SeqCst);
     *lock(&inner.current) = Some(connection.clone());
     lock(&inner.stats).connections += 1;
     tracing::debug!(socket = %options.socket.describe(), %version, generation, "tmux control connection up");
@@ -859,6 +975,7 @@ struct ReaderContext {
     parser: ControlParser,
     leftover: Vec<ProtocolEvent>,
     expecting_exit: Arc<AtomicBool>,
+    published: Arc<AtomicBool>,
     generation: u64,
 }
 
@@ -898,8 +1015,10 @@ async fn read_loop(mut context: ReaderContext) {
                 Some(inner) => {
                     for notification in notifications.drain(..) {
                         if let Notification::Exit { reason } = &notification {
-                            exit_reason =
-                                Some(reason.clone().unwrap_or_else(|| "tmux -C exited".into()));
+                            let reason = reason.clone().unwrap_or_else(|| "tmux -C exited".into());
+                            // Nothing written from now on can be answered: fail it at once.
+                            lock(&context.state).mark_dead(reason.clone());
+                            exit_reason = Some(reason);
                         }
                         dispatch(&inner, notification, context.generation);
                     }
@@ -916,7 +1035,10 @@ async fn read_loop(mut context: ReaderContext) {
             }
         }
     }
-    // The connection is gone: fail every waiter with the reason.
+    // The connection is gone: fail every waiter at once, then gather the details.
+    const CLIENT_EXITED: &str =
+        "the tmux control client exited (server killed or connection closed)";
+    lock(&context.state).mark_dead(exit_reason.clone().unwrap_or_else(|| CLIENT_EXITED.into()));
     let mut stderr_text = String::new();
     if let Some(mut stderr) = context.stderr.take() {
         let _ = tokio::time::timeout(
@@ -932,35 +1054,33 @@ async fn read_loop(mut context: ReaderContext) {
     let reason = match (exit_reason, stderr_text.trim()) {
         (Some(reason), "") => reason,
         (Some(reason), stderr) => format!("{reason}: {stderr}"),
-        (None, "") => "the tmux control client exited (server killed or connection closed)".into(),
+        (None, "") => CLIENT_EXITED.into(),
         (None, stderr) => stderr.to_string(),
     };
-    {
-        let mut state = lock(&context.state);
-        state.alive = false;
-        state.lost_reason = Some(reason.clone());
-        let dropped = state.correlator.drain().count();
-        if dropped > 0 {
-            tracing::debug!(dropped, %reason, "failing pending tmux requests");
-        }
-    }
+    lock(&context.state).lost_reason = Some(reason.clone());
     let Some(inner) = context.inner.upgrade() else {
         return;
     };
-    if context.expecting_exit.load(Ordering::SeqCst) || inner.closed.load(Ordering::SeqCst) {
-        return;
+    let unexpected = context.published.load(Ordering::SeqCst)
+        && !context.expecting_exit.load(Ordering::SeqCst)
+        && !inner.closed.load(Ordering::SeqCst);
+    // One reconnect loop at a time, however many connections die.
+    if unexpected && !inner.reconnecting.swap(true, Ordering::SeqCst) {
+        tracing::info!(%reason, "tmux control connection lost; reconnecting");
+        drop(inner);
+        tokio::spawn(reconnect_loop(context.inner.clone()));
     }
-    tracing::info!(%reason, "tmux control connection lost; reconnecting");
-    drop(inner);
-    tokio::spawn(reconnect_loop(context.inner.clone()));
 }
 
 fn dispatch(inner: &Inner, notification: Notification, generation: u64) {
     match &notification {
         Notification::Output { pane, data } | Notification::ExtendedOutput { pane, data, .. } => {
-            let channels = lock(&inner.pane_output);
+            let mut channels = lock(&inner.pane_output);
             if let Some(sender) = channels.get(pane) {
-                let _ = sender.send(data.clone());
+                if sender.send(data.clone()).is_err() {
+                    // Every subscriber is gone.
+                    channels.remove(pane);
+                }
             }
         }
         Notification::Pause { pane } => {
@@ -1000,6 +1120,13 @@ fn reconnect_loop(
 }
 
 async fn reconnect_attempts(inner: Weak<Inner>) {
+    reconnect_until_done(&inner).await;
+    if let Some(strong) = inner.upgrade() {
+        strong.reconnecting.store(false, Ordering::SeqCst);
+    }
+}
+
+async fn reconnect_until_done(inner: &Weak<Inner>) {
     let mut delay = match inner.upgrade() {
         Some(inner) => inner.options.reconnect_initial,
         None => return,
@@ -1044,7 +1171,7 @@ mod tests {
         );
         assert_eq!(
             route(&command(&["run-shell", "-b", "sleep 1"])),
-            Route::Shared
+            Route::SharedWithSentinel
         );
         assert_eq!(
             route(&command(&["source-file", "x"])),
@@ -1052,6 +1179,25 @@ mod tests {
         );
         assert_eq!(route(&command(&["detach-client"])), Route::OwnConnection);
         assert_eq!(route(&command(&["list-sessions"])), Route::Shared);
+        // tmux accepts unique prefixes: route by what the name means.
+        assert_eq!(
+            route(&command(&["if-sh", "true", "x"])),
+            Route::SharedWithSentinel
+        );
+        assert_eq!(route(&command(&["run-s", "sleep 1"])), Route::OwnConnection);
+        assert_eq!(route(&command(&["wait-f", "x"])), Route::OwnConnection);
+        assert_eq!(
+            route(&command(&["no-such-thing"])),
+            Route::SharedWithSentinel
+        );
+        assert_eq!(
+            route(&command(&["run", "-t", "%1", "-b", "x"])),
+            Route::SharedWithSentinel
+        );
+        assert_eq!(route(&command(&["new", "-s", "x"])), Route::OwnConnection);
+        assert_eq!(route(&command(&["new", "-s", "x", "-d"])), Route::Shared);
+        assert_eq!(route(&command(&["new", "-ds", "x"])), Route::Shared);
+        assert_eq!(route(&command(&["new", "-s", "-d"])), Route::OwnConnection);
     }
 
     #[test]

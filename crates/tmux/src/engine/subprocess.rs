@@ -141,11 +141,16 @@ impl Engine for SubprocessEngine {
             .wait_with_output()
             .await
             .map_err(|error| EngineError::Io(error.to_string()))?;
-        Ok(CommandOutput {
+        let output = CommandOutput {
             stdout: split_lines(&output.stdout),
             stderr: split_lines(&output.stderr),
             exit_code: output.status.code().unwrap_or(-1),
-        })
+        };
+        if output.exit_code != 0 && is_no_server_message(&output.error_text()) {
+            // The server is gone; the next one may be another version.
+            *self.version.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        Ok(output)
     }
 
     async fn server_version(&self) -> Result<TmuxVersion, EngineError> {

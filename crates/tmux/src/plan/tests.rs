@@ -529,7 +529,10 @@ async fn a_failure_before_an_isolated_step_stops_the_plan() {
     ))
     .unwrap();
     let engine = Counting::new();
-    let report = PipelinedPlanner::new().execute(&plan, &engine).await.unwrap();
+    let report = PipelinedPlanner::new()
+        .execute(&plan, &engine)
+        .await
+        .unwrap();
     assert_eq!(report.steps[1].status(), ResultStatus::Failed);
     assert!(report.steps[2].skipped(), "{report:#?}");
     // [new_session, kill_pane]: the run_shell was never sent.

@@ -6,8 +6,9 @@
 //!   number. Body lines may start with `%` (`display-message -p '#{pane_id}'` prints `%0`), and a
 //!   `%end` with another number is body text, so only a matching close ends a block.
 //! - Notifications may arrive inside a block; a line inside a block is taken as a notification
-//!   only when it has the exact shape of a known one (`%output %3 …`, `%pause %3`, …). Body text
-//!   that mimics a notification's exact shape is the one ambiguity the protocol itself leaves.
+//!   only when it has the exact shape of a known one (`%output %3 …`, `%pause %3`, …), and never
+//!   for `%exit`, `%message` or `%config-error`. Body text that mimics a notification's exact
+//!   shape is the one ambiguity the protocol itself leaves.
 //! - `%output` escapes bytes below 0x20 and `\` as `\ooo`; everything else (UTF-8 included) is
 //!   raw.
 //!
@@ -139,7 +140,16 @@ impl ControlParser {
                         return;
                     }
                 }
-                if let Some(notification) = Notification::parse_strict(line) {
+                // `%exit`, `%message` and `%config-error` never interrupt a reply, and their
+                // shape is loose enough to match body text; inside a block they are body.
+                if let Some(notification) = Notification::parse_strict(line).filter(|n| {
+                    !matches!(
+                        n,
+                        Notification::Exit { .. }
+                            | Notification::Message { .. }
+                            | Notification::ConfigError { .. }
+                    )
+                }) {
                     events.push(ProtocolEvent::Notification(notification));
                     return;
                 }
