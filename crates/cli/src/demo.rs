@@ -1,8 +1,10 @@
 //! `cao tmux demo`: the tmux layer end to end on a private server, for a first look.
 
-use anyhow::{bail, Result};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
 use cao_tmux::engine::{ControlEngine, ControlOptions, Engine};
-use cao_tmux::{Socket, TmuxCommand};
+use cao_tmux::{PaneId, Socket, TmuxCommand};
 
 fn command(words: &[&str]) -> TmuxCommand {
     TmuxCommand::new(words.iter().copied())
@@ -15,8 +17,11 @@ pub async fn run(socket: &Socket) -> Result<()> {
         Socket::Path(_) => "cao".to_string(),
     };
     let private = Socket::Name(format!("{label}-demo-{}", std::process::id()));
-    let engine =
-        ControlEngine::with_options(ControlOptions::new(private.clone()).config_file("/dev/null"));
+    let mut options = ControlOptions::new(private).config_file("/dev/null");
+    // Attach the control connection to the demo session itself, so its panes' output streams
+    // to us as events.
+    options.control_session = "demo".to_string();
+    let engine = ControlEngine::with_options(options);
     let outcome = drive(&engine).await;
     let _ = engine.execute(command(&["kill-server"])).await;
     engine.shutdown().await;
@@ -24,48 +29,49 @@ pub async fn run(socket: &Socket) -> Result<()> {
 }
 
 async fn drive(engine: &ControlEngine) -> Result<()> {
+    engine.connect().await?;
     println!(
-        "tmux server {} (private, removed at the end)",
+        "tmux {} on {} (private, removed at the end)",
+        engine.server_version().await?,
         engine.socket().describe()
     );
-    let created = engine
+    engine
         .execute(command(&[
-            "new-session",
-            "-d",
-            "-s",
-            "demo",
+            "resize-window",
+            "-t",
+            "=demo:",
             "-x",
             "160",
             "-y",
-            "40",
-            "-P",
-            "-F",
-            "#{pane_id}",
+            "30",
         ]))
         .await?;
-    if !created.succeeded() {
-        bail!("new-session failed: {}", created.error_text());
-    }
-    let first = created.stdout[0].clone();
     let split = engine
         .execute(command(&[
             "split-window",
             "-h",
             "-d",
             "-t",
-            &first,
+            "=demo:",
             "-P",
             "-F",
             "#{pane_id}",
         ]))
         .await?;
-    let second = split.stdout.first().cloned().unwrap_or_default();
-    println!(
-        "session demo: panes {first} and {second} (version {})",
-        engine.server_version().await?
-    );
+    if !split.succeeded() {
+        bail!("split-window failed: {}", split.error_text());
+    }
+    let shell_pane: PaneId = split
+        .stdout
+        .first()
+        .context("split-window printed no pane id")?
+        .parse()?;
+    let target = shell_pane.to_string();
+    println!("session demo: a shell in pane {shell_pane}");
 
-    let text = "echo 'hello from cao; this ; is data' && echo \"$((6 * 7))\"";
+    // Subscribe before typing, then wait for the answer as pane-output events.
+    let mut output = engine.pane_output(shell_pane);
+    let text = "echo 'hello from cao; this ; is data' && echo \"answer=$((6 * 7))\"";
     let loaded = engine
         .execute(command(&["load-buffer", "-b", "demo", "-"]).with_stdin(text.as_bytes().to_vec()))
         .await?;
@@ -76,23 +82,42 @@ async fn drive(engine: &ControlEngine) -> Result<()> {
         .execute(command(&[
             "paste-buffer",
             "-p",
+            "-d",
             "-b",
             "demo",
             "-t",
-            &second,
+            &target,
         ]))
         .await?;
     engine
-        .execute(command(&["send-keys", "-t", &second, "Enter"]))
+        .execute(command(&["send-keys", "-t", &target, "Enter"]))
         .await?;
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let mut seen = Vec::new();
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&seen).contains("answer=42") {
+            match output.recv().await {
+                Ok(bytes) => seen.extend(bytes),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    })
+    .await;
+    match answered {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => bail!("pane output stream ended: {error}"),
+        Err(_) => bail!("the shell in {shell_pane} did not answer within 10 s"),
+    }
     let screen = engine
-        .execute(command(&["capture-pane", "-p", "-t", &second]))
+        .execute(command(&["capture-pane", "-p", "-t", &target]))
         .await?;
-    println!("--- pane {second} ---");
+    println!("--- pane {shell_pane}, captured ---");
     for line in screen.stdout.iter().filter(|line| !line.trim().is_empty()) {
         println!("{line}");
     }
+    println!("---");
+
     let started = std::time::Instant::now();
     let replies = engine
         .execute_batch(

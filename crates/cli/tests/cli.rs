@@ -196,3 +196,28 @@ fn bench_prints_one_json_object_per_scenario() {
         );
     }
 }
+
+#[test]
+fn the_demo_drives_a_shell_and_removes_its_server() {
+    let output = cao(&["--tmux-socket", "cao-cli-test-demo", "tmux", "demo"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("answer=42"), "{text}");
+    assert!(
+        text.contains("1000 pipelined commands answered: 1000"),
+        "{text}"
+    );
+    let socket = text
+        .split_whitespace()
+        .skip_while(|word| *word != "-L")
+        .nth(1)
+        .expect("the demo names its socket");
+    let listed = Command::new("tmux")
+        .args(["-L", socket, "list-sessions"])
+        .output()
+        .unwrap();
+    assert!(
+        !listed.status.success(),
+        "the demo server {socket} is still running"
+    );
+}
