@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::render::Args;
-use super::spec::{gate, opt, req, Effects, GateMode, OpSpec, Safety, Scope};
-use super::spec::{V2_9, V3_0, V3_1, V3_2};
+use super::spec::{gate, opt, plain_spec, req, Effects, GateMode, OpSpec};
+use super::spec::{V3_0, V3_1, V3_2};
 use super::target::{Target, TargetKind};
 use super::types::{HookScope, OptionScope};
-use super::{targets, OpDef, OpKind, RenderError};
+use super::{targets, OpDef, RenderError};
 
 const OPTION_SCOPE_TYPE: &str = "\"server\" | \"global_session\" | {\"session\": target} | \"global_window\" | {\"window\": target} | {\"pane\": target}";
 
@@ -63,28 +63,24 @@ pub struct SetOption {
 }
 
 impl OpDef for SetOption {
-    const SPEC: &'static OpSpec = &OpSpec {
-        kind: OpKind::SetOption,
-        command: "set-option",
-        scope: Scope::Session,
-        safety: Safety::Mutating,
-        effects: Effects::SET,
-        chainable: true,
-        min_version: V2_9,
-        flag_gates: &[gate("-p", V3_1, GateMode::Refuse)],
-        blocking: false,
-        queues_commands: false,
-        captures_ids: false,
-        description: "Set or unset a server, session, window or pane option",
-        fields: &[
+    const SPEC: &'static OpSpec = plain_spec!(
+        SetOption,
+        "set-option",
+        Session,
+        Mutating,
+        Effects::SET,
+        true,
+        &[gate("-p", V3_1, GateMode::Refuse)],
+        "Set or unset a server, session, window or pane option",
+        &[
             req("scope", OPTION_SCOPE_TYPE),
             req("name", "string (option name)"),
             opt("value", "string (absent: unset)"),
             opt("append", "bool"),
             opt("only_if_unset", "bool"),
             opt("expand_formats", "bool"),
-        ],
-    };
+        ]
+    );
 
     fn render_into(&self, args: &mut Args) -> Result<(), RenderError> {
         option_name(args, &self.name)?;
@@ -127,27 +123,23 @@ pub struct SetWindowOption {
 }
 
 impl OpDef for SetWindowOption {
-    const SPEC: &'static OpSpec = &OpSpec {
-        kind: OpKind::SetWindowOption,
-        command: "set-window-option",
-        scope: Scope::Window,
-        safety: Safety::Mutating,
-        effects: Effects::SET,
-        chainable: true,
-        min_version: V2_9,
-        flag_gates: &[],
-        blocking: false,
-        queues_commands: false,
-        captures_ids: false,
-        description: "Set or unset a window option (set_option with a window scope is preferred)",
-        fields: &[
+    const SPEC: &'static OpSpec = plain_spec!(
+        SetWindowOption,
+        "set-window-option",
+        Window,
+        Mutating,
+        Effects::SET,
+        true,
+        &[],
+        "Set or unset a window option (set_option with a window scope is preferred)",
+        &[
             opt("target", "target (window)"),
             opt("global", "bool"),
             req("name", "string (option name)"),
             opt("value", "string (absent: unset)"),
             opt("append", "bool"),
-        ],
-    };
+        ]
+    );
 
     fn render_into(&self, args: &mut Args) -> Result<(), RenderError> {
         option_name(args, &self.name)?;
@@ -189,29 +181,25 @@ pub struct ShowOptions {
 }
 
 impl OpDef for ShowOptions {
-    const SPEC: &'static OpSpec = &OpSpec {
-        kind: OpKind::ShowOptions,
-        command: "show-options",
-        scope: Scope::Session,
-        safety: Safety::Readonly,
-        effects: Effects::READ,
-        chainable: true,
-        min_version: V2_9,
-        flag_gates: &[
+    const SPEC: &'static OpSpec = plain_spec!(
+        ShowOptions,
+        "show-options",
+        Session,
+        Readonly,
+        Effects::READ,
+        true,
+        &[
             gate("-p", V3_1, GateMode::Refuse),
             gate("-A", V3_1, GateMode::Refuse),
         ],
-        blocking: false,
-        queues_commands: false,
-        captures_ids: false,
-        description: "Show option values (payload options: [name, value] pairs)",
-        fields: &[
+        "Show option values (payload options: [name, value] pairs)",
+        &[
             req("scope", OPTION_SCOPE_TYPE),
             opt("name", "string (option name)"),
             opt("include_inherited", "bool"),
             opt("quiet", "bool"),
-        ],
-    };
+        ]
+    );
 
     fn render_into(&self, args: &mut Args) -> Result<(), RenderError> {
         option_scope(args, &self.scope)?;
@@ -246,24 +234,20 @@ pub struct SetHook {
 }
 
 impl OpDef for SetHook {
-    const SPEC: &'static OpSpec = &OpSpec {
-        kind: OpKind::SetHook,
-        command: "set-hook",
-        scope: Scope::Session,
-        safety: Safety::Mutating,
-        effects: Effects::SET,
-        chainable: true,
-        min_version: V2_9,
-        flag_gates: &[
+    const SPEC: &'static OpSpec = plain_spec!(
+        SetHook,
+        "set-hook",
+        Session,
+        Mutating,
+        Effects::SET,
+        true,
+        &[
             gate("-a", V3_0, GateMode::Refuse),
             gate("-w", V3_2, GateMode::Refuse),
             gate("-p", V3_2, GateMode::Refuse),
         ],
-        blocking: false,
-        queues_commands: false,
-        captures_ids: false,
-        description: "Set or unset a hook (a tmux command run on an event)",
-        fields: &[
+        "Set or unset a hook (a tmux command run on an event)",
+        &[
             req(
                 "scope",
                 "\"global\" | {\"session\": target} | {\"window\": target} | {\"pane\": target}",
@@ -271,8 +255,8 @@ impl OpDef for SetHook {
             req("hook", "string (hook name)"),
             opt("command", "string (tmux command; absent: unset)"),
             opt("append", "bool"),
-        ],
-    };
+        ]
+    );
 
     fn render_into(&self, args: &mut Args) -> Result<(), RenderError> {
         option_name(args, &self.hook).map_err(|_| args.invalid("hook", "not a hook name"))?;
@@ -332,26 +316,22 @@ pub struct SetEnvironment {
 }
 
 impl OpDef for SetEnvironment {
-    const SPEC: &'static OpSpec = &OpSpec {
-        kind: OpKind::SetEnvironment,
-        command: "set-environment",
-        scope: Scope::Session,
-        safety: Safety::Mutating,
-        effects: Effects::SET,
-        chainable: true,
-        min_version: V2_9,
-        flag_gates: &[gate("-h", V3_2, GateMode::Refuse)],
-        blocking: false,
-        queues_commands: false,
-        captures_ids: false,
-        description: "Set, unset or remove a variable of a session's or the global environment",
-        fields: &[
+    const SPEC: &'static OpSpec = plain_spec!(
+        SetEnvironment,
+        "set-environment",
+        Session,
+        Mutating,
+        Effects::SET,
+        true,
+        &[gate("-h", V3_2, GateMode::Refuse)],
+        "Set, unset or remove a variable of a session's or the global environment",
+        &[
             opt("target", "target (session; absent: global)"),
             req("name", "string (variable name)"),
             req("change", "{\"set\": value} | \"unset\" | \"remove\""),
             opt("hidden", "bool"),
-        ],
-    };
+        ]
+    );
 
     fn render_into(&self, args: &mut Args) -> Result<(), RenderError> {
         if self.name.is_empty() || self.name.contains('=') {

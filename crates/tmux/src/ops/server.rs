@@ -9,7 +9,7 @@ use crate::ids::{PaneId, WindowId};
 
 use super::render::Args;
 use super::result::CLIENT_FORMAT;
-use super::spec::{gate, opt, req, Effects, GateMode, OpSpec, Safety, Scope};
+use super::spec::{gate, opt, plain_spec, req, Effects, GateMode, OpSpec, Safety, Scope};
 use super::spec::{V2_9, V3_0, V3_1, V3_2, V3_4};
 use super::target::{Target, TargetKind};
 use super::{targets, OpDef, OpKind, RenderError};
@@ -37,21 +37,17 @@ macro_rules! client_spec {
 pub struct StartServer {}
 
 impl OpDef for StartServer {
-    const SPEC: &'static OpSpec = &OpSpec {
-        kind: OpKind::StartServer,
-        command: "start-server",
-        scope: Scope::Server,
-        safety: Safety::Mutating,
-        effects: Effects::SET,
-        chainable: true,
-        min_version: V2_9,
-        flag_gates: &[],
-        blocking: false,
-        queues_commands: false,
-        captures_ids: false,
-        description: "Start the tmux server if it is not running (it exits again without sessions unless exit-empty is off)",
-        fields: &[],
-    };
+    const SPEC: &'static OpSpec = plain_spec!(
+        StartServer,
+        "start-server",
+        Server,
+        Mutating,
+        Effects::SET,
+        true,
+        &[],
+        "Start the tmux server if it is not running (it exits again without sessions unless exit-empty is off)",
+        &[]
+    );
 
     fn render_into(&self, _args: &mut Args) -> Result<(), RenderError> {
         Ok(())
