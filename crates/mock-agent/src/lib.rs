@@ -1,0 +1,1 @@
+//! `cao mock-agent`: a scripted agent-like terminal program.

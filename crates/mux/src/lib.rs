@@ -1,0 +1,1 @@
+//! The backend-neutral multiplexer surface the orchestrator drives.
