@@ -26,7 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 
 use super::subprocess::{is_no_server_message, SubprocessEngine};
 use super::{default_tmux_binary, Engine, EngineError};
@@ -62,6 +62,10 @@ pub struct ControlOptions {
     /// First and longest delay between background reconnection attempts.
     pub reconnect_initial: Duration,
     pub reconnect_max: Duration,
+    /// Commands sent on every new connection before it serves requests (for example
+    /// `refresh-client -B` subscriptions, which belong to the connection's client and end with
+    /// it). A refused command is logged, not fatal.
+    pub setup_commands: Vec<Vec<String>>,
 }
 
 impl ControlOptions {
@@ -77,6 +81,7 @@ impl ControlOptions {
             request_timeout: Some(Duration::from_secs(30)),
             reconnect_initial: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(2),
+            setup_commands: Vec::new(),
         }
     }
 
@@ -259,6 +264,9 @@ struct Inner {
     reconnecting: AtomicBool,
     generation: AtomicU64,
     stats: Mutex<ControlStats>,
+    /// Counts published connections; a change tells watchers that notifications may have been
+    /// missed while no connection was up.
+    published: watch::Sender<u64>,
 }
 
 /// The control-mode engine. Cheap to clone; clones share the connection.
@@ -384,6 +392,7 @@ impl ControlEngine {
                 reconnecting: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
                 stats: Mutex::new(ControlStats::default()),
+                published: watch::channel(0).0,
             }),
         }
     }
@@ -408,6 +417,12 @@ impl ControlEngine {
                 broadcast::channel(self.inner.options.notification_capacity.max(1)).0
             })
             .subscribe()
+    }
+
+    /// Changes each time a new connection starts serving (its value counts connections), so a
+    /// watcher can re-read state it may have missed notifications about.
+    pub fn connections(&self) -> watch::Receiver<u64> {
+        self.inner.published.subscribe()
     }
 
     /// The control session's name (to leave it out of listings).
@@ -928,6 +943,16 @@ async fn establish(
             }
         }
     }
+    for command in &options.setup_commands {
+        let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+        match request(&connection, &options.socket, &argv).await {
+            Ok(output) if output.succeeded() => {}
+            Ok(output) => {
+                tracing::warn!(command = ?command, error = %output.error_text(), "tmux refused a setup command")
+            }
+            Err(error) => return Err(fail(error)),
+        }
+    }
     let _ = connection.version.set(version);
     // Re-checked here: shutdown() may have run while this connection was being set up.
     if inner.closed.load(Ordering::SeqCst) {
@@ -936,6 +961,7 @@ async fn establish(
     connection.published.store(true, Ordering::SeqCst);
     *lock(&inner.current) = Some(connection.clone());
     lock(&inner.stats).connections += 1;
+    inner.published.send_modify(|count| *count += 1);
     tracing::debug!(socket = %options.socket.describe(), %version, generation, "tmux control connection up");
     Ok(connection)
 }
