@@ -4,6 +4,7 @@
 //! (`provider`), the SQLite store (`store`), the status engine and the terminal service.
 //! This crate never builds a tmux argv: it drives panes through `cao_mux`.
 
+pub mod home;
 pub mod profile;
 pub mod provider;
 pub mod status;
