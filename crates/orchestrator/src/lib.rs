@@ -1,9 +1,11 @@
 //! The cao domain: what an agent is and what it is doing.
 //!
-//! Agent profiles (`profile`), provider packs that know how to launch and read each agent CLI
-//! (`provider`), the SQLite store (`store`), the status engine and the terminal service.
+//! The data directory (`home`), agent profiles (`profile`), provider packs that know how to
+//! launch and read each agent CLI (`provider`), the SQLite store (`store`), the status engine
+//! and the terminal service.
 //! This crate never builds a tmux argv: it drives panes through `cao_mux`.
 
+pub mod home;
 pub mod profile;
 pub mod provider;
 pub mod status;
