@@ -45,7 +45,9 @@ impl TerminalStatus {
 
     /// Parses a wire name.
     pub fn parse(text: &str) -> Option<TerminalStatus> {
-        TerminalStatus::ALL.into_iter().find(|status| status.as_str() == text)
+        TerminalStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
     }
 
     /// Ready for a new input (idle or completed).
