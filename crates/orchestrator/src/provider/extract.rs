@@ -36,6 +36,13 @@ impl ProviderPack {
             Some(marker) => last_block(region, marker, rules)?,
             None => region.iter().map(|line| line.to_string()).collect(),
         };
+        let reply = match &rules.strip {
+            Some(strip) => reply
+                .into_iter()
+                .map(|line| strip.0.replace_all(&line, "").trim_end().to_string())
+                .collect(),
+            None => reply,
+        };
         finish(reply, rules.dedent)
     }
 }

@@ -192,6 +192,11 @@ fn extracts_opencode_replies() {
         extract("opencode/11-tool.txt").as_deref(),
         Some("⚙ fake_echo_marker [text=hello-mcp]\n\nDONE: tool result: MARKER-OK:hello-mcp")
     );
+    // The session panel printed to the right of the reply is not part of it.
+    assert_eq!(
+        extract("opencode/22-after-approve.txt").as_deref(),
+        Some("⚙ fake_echo_marker [text=ask-mcp]\n\nDONE: tool result: MARKER-OK:ask-mcp")
+    );
 }
 
 #[test]

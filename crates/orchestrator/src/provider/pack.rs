@@ -201,6 +201,9 @@ pub struct ExtractRules {
     /// chrome drawn far to the right).
     #[serde(default)]
     pub stop: Option<Pattern>,
+    /// Removed from every reply line (a side panel drawn to the right of the reply).
+    #[serde(default)]
+    pub strip: Option<Pattern>,
     /// Remove the indentation all reply lines share.
     #[serde(default)]
     pub dedent: bool,
