@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod provider_cli;
 mod tmux_cli;
 
 use std::process::ExitCode;
@@ -35,6 +36,11 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// The provider packs: how cao launches and reads each agent CLI.
+    Provider {
+        #[command(subcommand)]
+        command: provider_cli::ProviderCommand,
     },
 }
 
@@ -122,6 +128,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     let socket = Socket::parse(cli.tmux_socket.trim());
     match cli.command {
+        Command::Provider { command } => provider_cli::run(command),
         Command::Tmux { command } => match command {
             TmuxCommand::Demo => runtime()?.block_on(demo::run(&socket)),
             TmuxCommand::Catalog { json } => {

@@ -1,0 +1,128 @@
+//! The screen classifier: a pure function from a captured screen to a [`TerminalStatus`].
+//!
+//! A screen is read as lines with trailing spaces and trailing blank lines removed. The pack's
+//! rules are tried in order, each a regex over single lines, optionally limited to the last N
+//! non-empty lines (the reliable markers of every CLI sit near the bottom; the same glyphs
+//! also appear in the scrollback). A `ready` rule defers to the turn rule, which looks at the
+//! history above the composer to tell a finished reply (completed) from a fresh prompt (idle).
+
+use crate::status::TerminalStatus;
+
+use super::pack::{Anchor, ProviderPack, RuleStatus, TurnRule};
+
+/// tmux's `remain-on-exit` banner: the CLI's process is gone, whatever the pack says.
+const DEAD_PANE_PREFIX: &str = "Pane is dead (";
+
+impl ProviderPack {
+    /// What the CLI on this screen is doing.
+    pub fn classify(&self, screen: &str) -> TerminalStatus {
+        let lines = screen_lines(screen);
+        let Some(last) = lines.last() else {
+            return TerminalStatus::Unknown;
+        };
+        if last.trim_start().starts_with(DEAD_PANE_PREFIX) {
+            return TerminalStatus::Error;
+        }
+        for rule in &self.status.rules {
+            let matched = window(&lines, rule.last_lines)
+                .iter()
+                .any(|line| rule.regex.is_match(line));
+            if !matched {
+                continue;
+            }
+            return match rule.status {
+                RuleStatus::Idle => TerminalStatus::Idle,
+                RuleStatus::Processing => TerminalStatus::Processing,
+                RuleStatus::Completed => TerminalStatus::Completed,
+                RuleStatus::WaitingUserAnswer => TerminalStatus::WaitingUserAnswer,
+                RuleStatus::Error => TerminalStatus::Error,
+                RuleStatus::Ready => match &self.status.turn {
+                    Some(turn) => turn_status(turn, history(&lines, self.composer.as_ref())),
+                    None => TerminalStatus::Idle,
+                },
+            };
+        }
+        self.status.default
+    }
+}
+
+/// Idle or completed, from the history above the composer.
+fn turn_status(turn: &TurnRule, history: &[&str]) -> TerminalStatus {
+    for line in history.iter().rev() {
+        // A reply marker is checked first: some CLIs (opencode) print one line that both opens
+        // and closes a turn, and when it carries the "finished" form it is a reply.
+        if turn.reply.is_match(line) {
+            return TerminalStatus::Completed;
+        }
+        if turn.echo.is_match(line) {
+            return TerminalStatus::Idle;
+        }
+    }
+    TerminalStatus::Idle
+}
+
+/// The screen's lines, trailing spaces trimmed, trailing blank lines dropped.
+pub(crate) fn screen_lines(screen: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    while lines.last().is_some_and(|line| line.trim().is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
+/// The last `last_lines` non-empty lines (all lines when `None`).
+pub(crate) fn window<'a>(lines: &[&'a str], last_lines: Option<usize>) -> Vec<&'a str> {
+    match last_lines {
+        None => lines.to_vec(),
+        Some(count) => {
+            let mut picked: Vec<&str> = lines
+                .iter()
+                .rev()
+                .filter(|line| !line.trim().is_empty())
+                .take(count)
+                .copied()
+                .collect();
+            picked.reverse();
+            picked
+        }
+    }
+}
+
+/// The lines above the composer; all lines when the pack has no composer anchor or the
+/// anchor is not on the screen.
+pub(crate) fn history<'a, 'b>(lines: &'b [&'a str], composer: Option<&Anchor>) -> &'b [&'a str] {
+    match composer.and_then(|anchor| anchor_index(lines, anchor)) {
+        Some(index) => &lines[..index],
+        None => lines,
+    }
+}
+
+/// Index of the `from_bottom`-th line matching the anchor, counted from the bottom.
+fn anchor_index(lines: &[&str], anchor: &Anchor) -> Option<usize> {
+    lines
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, line)| anchor.regex.is_match(line))
+        .nth(anchor.from_bottom.saturating_sub(1))
+        .map(|(index, _)| index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_blank_lines_and_spaces_are_ignored() {
+        assert_eq!(screen_lines("a  \n b\n   \n\n"), vec!["a", " b"]);
+        assert!(screen_lines("\n \n").is_empty());
+    }
+
+    #[test]
+    fn window_counts_only_non_empty_lines() {
+        let lines = ["one", "", "two", " ", "three"];
+        assert_eq!(window(&lines, Some(2)), vec!["two", "three"]);
+        assert_eq!(window(&lines, Some(9)), vec!["one", "two", "three"]);
+        assert_eq!(window(&lines, None).len(), 5);
+    }
+}

@@ -1,0 +1,364 @@
+//! The pack data model: what one TOML pack file says about one agent CLI.
+//!
+//! Everything here is plain data read with serde; regexes are compiled while the file is read,
+//! so a bad pattern is reported with the file, line and key like any other TOML error.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde::{Deserialize, Deserializer};
+
+use crate::status::TerminalStatus;
+
+use super::error::PackError;
+
+/// Everything cao knows about one agent CLI: how to launch it, answer its start-up dialogs,
+/// read its screen, pull its last reply out and leave it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderPack {
+    /// The canonical CAO name (`claude_code`).
+    pub name: String,
+    /// Other names that select this pack (`claude`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// A name for people (`Claude Code`).
+    pub display_name: String,
+    /// The executable looked up on `PATH`.
+    pub binary: String,
+    /// One line telling the user how to install the binary.
+    pub install_hint: String,
+    /// How the profile's system prompt reaches the CLI.
+    #[serde(default)]
+    pub system_prompt: SystemPromptDelivery,
+    pub launch: Launch,
+    /// Files written into the per-terminal config directory before launch.
+    #[serde(default)]
+    pub files: Vec<FileTemplate>,
+    /// Start-up dialogs answered automatically (trust, onboarding, theme; never approvals).
+    #[serde(default)]
+    pub dialogs: Vec<Dialog>,
+    /// Where the input box starts: everything above it is history. Shared by the status
+    /// rules (a typed but unsent input is not an echo) and by extraction.
+    #[serde(default)]
+    pub composer: Option<Anchor>,
+    pub status: StatusRules,
+    pub extract: ExtractRules,
+    #[serde(default)]
+    pub input: InputSettings,
+    /// Steps that leave the CLI, in order.
+    #[serde(default)]
+    pub exit: Vec<ExitStep>,
+}
+
+/// How the system prompt is handed over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemPromptDelivery {
+    /// The launch argv, env or files carry it.
+    #[default]
+    Launch,
+    /// The CLI has no way to take it at launch: the caller sends it as the first message.
+    FirstMessage,
+}
+
+/// The argv and environment of the launch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Launch {
+    /// Argv templates, program first. Never a shell string.
+    pub argv: Vec<ArgTemplate>,
+    /// Environment templates added to the pane's environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// One argv entry: a template, or a group of templates kept only when all its placeholders
+/// have values (`{ optional = ["--model", "{model}"] }`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ArgTemplate {
+    Arg(String),
+    Group(OptionalGroup),
+}
+
+/// Arguments included together, only when every placeholder in them has a value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionalGroup {
+    pub optional: Vec<String>,
+}
+
+/// A config file the CLI reads, written by the caller before launch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTemplate {
+    /// The placeholder that holds the file's absolute path (`mcp_config_file`).
+    pub name: String,
+    /// Path template, relative to `{config_dir}`.
+    pub path: String,
+    /// Text content template (for prompts and other plain files).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// JSON content: a TOML tree rendered as JSON, placeholders substituted inside string
+    /// values and keys, so every value is JSON-escaped by construction.
+    #[serde(default)]
+    pub json: Option<toml::Value>,
+}
+
+/// A start-up dialog and the keys that answer it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dialog {
+    /// What the dialog is, for logs.
+    pub name: String,
+    /// Matched against single lines of the screen.
+    pub regex: Pattern,
+    /// Only the last N non-empty lines are searched (answered dialogs stay in the scrollback).
+    #[serde(default)]
+    pub last_lines: Option<usize>,
+    /// tmux key names sent in order (`Enter`, `Down`, `1`).
+    pub keys: Vec<String>,
+}
+
+/// A line that marks a place on the screen: the `from_bottom`-th line (1 = last) matching
+/// `regex`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anchor {
+    pub regex: Pattern,
+    #[serde(default = "one")]
+    pub from_bottom: usize,
+}
+
+/// How to classify a screen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRules {
+    /// Checked in order; the first that matches decides.
+    #[serde(default)]
+    pub rules: Vec<StatusRule>,
+    /// Decides idle vs completed when a `ready` rule matched.
+    #[serde(default)]
+    pub turn: Option<TurnRule>,
+    /// The status when no rule matches (aider shows nothing stable while it streams).
+    #[serde(default = "unknown_status")]
+    pub default: TerminalStatus,
+}
+
+/// A regex over single lines, optionally only the last N non-empty lines, and what it means.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRule {
+    pub status: RuleStatus,
+    pub regex: Pattern,
+    #[serde(default)]
+    pub last_lines: Option<usize>,
+}
+
+/// What a matching rule means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleStatus {
+    Idle,
+    Processing,
+    Completed,
+    WaitingUserAnswer,
+    Error,
+    /// Ready for input: idle or completed, decided by the turn rule.
+    Ready,
+}
+
+/// Completed vs idle: scanning the history (above the composer) from the bottom, a `reply`
+/// line met before any `echo` line means the last input got a reply.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnRule {
+    /// A past input as the CLI echoes it into the history.
+    pub echo: Pattern,
+    /// A line that only a finished (or answering) reply shows.
+    pub reply: Pattern,
+}
+
+/// How to take the last reply out of the captured text.
+///
+/// The region is the history (above the composer), cut at the last `end` line, starting after
+/// the last block of `echo` lines. With `start`, the reply is the last block that begins
+/// with `start` (marker stripped) and goes on with `continuation` lines (prefix stripped) and
+/// inner blank lines; without it, the whole region is the reply.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractRules {
+    #[serde(default)]
+    pub echo: Option<Pattern>,
+    #[serde(default)]
+    pub start: Option<Pattern>,
+    #[serde(default)]
+    pub continuation: Option<Pattern>,
+    #[serde(default)]
+    pub end: Option<Pattern>,
+    /// A line that ends a reply block even though it looks like a continuation (screen
+    /// chrome drawn far to the right).
+    #[serde(default)]
+    pub stop: Option<Pattern>,
+    /// Removed from every reply line (a side panel drawn to the right of the reply).
+    #[serde(default)]
+    pub strip: Option<Pattern>,
+    /// Remove the indentation all reply lines share.
+    #[serde(default)]
+    pub dedent: bool,
+}
+
+/// How input is typed into the CLI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSettings {
+    /// Bracketed paste (`paste-buffer -p`) rather than typed keys.
+    #[serde(default = "yes")]
+    pub paste: bool,
+    /// Wait between the paste and Enter: CLIs that get both at once treat Enter as pasted text.
+    #[serde(default = "default_submit_delay")]
+    pub submit_delay_ms: u64,
+    #[serde(default = "one_u32")]
+    pub enter_count: u32,
+}
+
+impl Default for InputSettings {
+    fn default() -> Self {
+        InputSettings {
+            paste: true,
+            submit_delay_ms: default_submit_delay(),
+            enter_count: 1,
+        }
+    }
+}
+
+/// One step of leaving the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ExitStep {
+    /// Text typed and submitted (`/exit`).
+    Text { text: String },
+    /// tmux key names sent in order (`C-c`).
+    Keys { keys: Vec<String> },
+    /// A pause.
+    Wait { wait_ms: u64 },
+}
+
+/// A compiled regex read from a TOML string.
+#[derive(Debug, Clone)]
+pub struct Pattern(pub Regex);
+
+impl Pattern {
+    pub fn is_match(&self, line: &str) -> bool {
+        self.0.is_match(line)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Regex::new(&text)
+            .map(Pattern)
+            .map_err(|error| serde::de::Error::custom(format!("invalid regex: {error}")))
+    }
+}
+
+fn one() -> usize {
+    1
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_submit_delay() -> u64 {
+    150
+}
+
+fn unknown_status() -> TerminalStatus {
+    TerminalStatus::Unknown
+}
+
+impl ProviderPack {
+    /// Reads one pack from TOML text; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<ProviderPack, PackError> {
+        let pack: ProviderPack =
+            toml::from_str(text).map_err(|error| PackError::from_toml(file, text, &error))?;
+        pack.validate(file)?;
+        Ok(pack)
+    }
+
+    /// Checks what serde cannot: names, file templates, group contents.
+    fn validate(&self, file: &str) -> Result<(), PackError> {
+        let invalid = |message: String| PackError::Invalid {
+            file: file.to_string(),
+            message,
+        };
+        for name in std::iter::once(&self.name).chain(&self.aliases) {
+            if !is_identifier(name) {
+                return Err(invalid(format!(
+                    "provider name `{name}` must be lowercase letters, digits and `_`"
+                )));
+            }
+        }
+        if self.binary.trim().is_empty() {
+            return Err(invalid("`binary` is empty".to_string()));
+        }
+        if self.launch.argv.is_empty() {
+            return Err(invalid("`launch.argv` is empty".to_string()));
+        }
+        for file_template in &self.files {
+            if !is_identifier(&file_template.name) {
+                return Err(invalid(format!(
+                    "file name `{}` must be lowercase letters, digits and `_` (it becomes a placeholder)",
+                    file_template.name
+                )));
+            }
+            if file_template.text.is_some() == file_template.json.is_some() {
+                return Err(invalid(format!(
+                    "file `{}` needs exactly one of `text` and `json`",
+                    file_template.name
+                )));
+            }
+        }
+        for step in &self.launch.argv {
+            if let ArgTemplate::Group(group) = step {
+                if group.optional.is_empty() {
+                    return Err(invalid("an optional argv group is empty".to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// All the names that select this pack, canonical name first.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+
+    /// The first start-up dialog visible on the screen, if any.
+    pub fn dialog_for(&self, screen: &str) -> Option<&Dialog> {
+        let lines = super::classify::screen_lines(screen);
+        self.dialogs.iter().find(|dialog| {
+            super::classify::window(&lines, dialog.last_lines)
+                .iter()
+                .any(|line| dialog.regex.is_match(line))
+        })
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
