@@ -1,1 +1,207 @@
-//! The backend-neutral multiplexer surface the orchestrator drives.
+//! The backend-neutral multiplexer surface the cao orchestrator drives.
+//!
+//! What lives here: the [`Multiplexer`] trait (create a pane from a [`LaunchSpec`], stamp and
+//! find its identity, paste text, send keys, capture the screen, read [`PaneFacts`], kill, list,
+//! and a stream of [`PaneEvent`]s), and its tmux backend ([`tmux::TmuxMux`], over the control
+//! engine of `cao_tmux`).
+//!
+//! What does not: anything about agents. The trait was shaped from both tmux's and WezTerm's
+//! primitives: panes are named by an opaque [`PaneRef`], groups by a session name (a tmux
+//! session, a WezTerm workspace), identity is a set of key/value stamps (tmux pane user options;
+//! a backend without them keeps the stamps itself), keys use tmux key names (a backend without
+//! key names translates them to bytes), and change events may come from a push stream (tmux
+//! `%output`) or from the backend's own polling (WezTerm `get-text`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+pub mod process;
+pub mod tmux;
+
+/// A pane as its backend names it (`%7` for tmux, `12` for WezTerm). Opaque to callers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct PaneRef(pub String);
+
+impl PaneRef {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PaneRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a new pane goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// A new session (group) named `session`, with this pane in its first window.
+    NewSession,
+    /// A new window (tab) in the existing session.
+    NewWindow,
+}
+
+/// What to run in a new pane, and where.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchSpec {
+    /// The session (tmux session, WezTerm workspace) the pane belongs to.
+    pub session: String,
+    /// The window (tab) name.
+    pub window: String,
+    /// The program and its arguments, executed directly (no shell parses them). `None` runs the
+    /// backend's default shell.
+    pub argv: Option<Vec<String>>,
+    /// Environment for the program, on top of the backend's own.
+    pub env: Vec<(String, String)>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// Columns and rows, when the backend lets the caller choose.
+    pub size: Option<(u16, u16)>,
+    /// Identity stamps set on the pane before its program can write anything.
+    pub identity: BTreeMap<String, String>,
+}
+
+/// A pane as listed by its backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaneInfo {
+    pub pane: PaneRef,
+    pub session: String,
+    pub window: String,
+    pub identity: BTreeMap<String, String>,
+}
+
+/// What the backend knows about a pane's process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaneFacts {
+    pub pid: Option<u32>,
+    /// The foreground command's name (`#{pane_current_command}`), when known.
+    pub current_command: Option<String>,
+    /// True once the pane's program has exited (the pane stays so its screen can be read).
+    pub dead: bool,
+    /// The exit status, once known.
+    pub exit_status: Option<i32>,
+    pub cwd: Option<PathBuf>,
+    pub width: u16,
+    pub height: u16,
+}
+
+/// How much of a pane to capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureRange {
+    /// The visible screen only.
+    Visible,
+    /// The visible screen and up to this many lines of history above it.
+    WithHistory(u32),
+    /// Everything the backend kept.
+    All,
+}
+
+/// Options for a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capture {
+    pub range: CaptureRange,
+    /// Join lines the terminal wrapped, so a long line reads as one.
+    pub join_wrapped: bool,
+}
+
+impl Capture {
+    /// The visible screen as drawn (what a screen classifier reads).
+    pub const SCREEN: Capture = Capture {
+        range: CaptureRange::Visible,
+        join_wrapped: false,
+    };
+}
+
+/// Something happened to a pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaneEvent {
+    /// The pane's program wrote to its terminal.
+    Output(PaneRef),
+    /// The pane's program exited (the pane may still be readable).
+    Exited(PaneRef),
+    /// Events may have been missed (a reconnection): re-read whatever matters.
+    Resync,
+}
+
+/// The backend's identity and version, for reports and pre-flight checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackendInfo {
+    pub backend: &'static str,
+    pub version: String,
+}
+
+/// Why a multiplexer call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MuxError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{backend} {found} is too old: cao needs {needed} or newer; upgrade it")]
+    TooOld {
+        backend: &'static str,
+        found: String,
+        needed: String,
+    },
+    #[error("session '{0}' already exists")]
+    SessionExists(String),
+    #[error("session '{0}' does not exist")]
+    NoSession(String),
+    #[error("pane {0} does not exist")]
+    NoPane(PaneRef),
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+    #[error("{command} failed: {reason}")]
+    Command { command: String, reason: String },
+}
+
+/// The surface the orchestrator uses; one implementation per terminal multiplexer.
+#[async_trait]
+pub trait Multiplexer: Send + Sync {
+    /// Checks that the backend can be used and returns its version.
+    async fn check(&self) -> Result<BackendInfo, MuxError>;
+
+    /// Creates a pane running `spec.argv`, stamped with `spec.identity`.
+    async fn spawn(&self, spec: &LaunchSpec, placement: Placement) -> Result<PaneInfo, MuxError>;
+
+    /// Sets one identity stamp on a pane.
+    async fn set_identity(&self, pane: &PaneRef, key: &str, value: &str) -> Result<(), MuxError>;
+
+    /// Every pane of cao's own (hidden panes of the backend's bookkeeping left out).
+    async fn list(&self) -> Result<Vec<PaneInfo>, MuxError>;
+
+    /// True when a session of that name exists.
+    async fn session_exists(&self, session: &str) -> Result<bool, MuxError>;
+
+    /// Pastes `text` into the pane, byte for byte (bracketed when `bracketed` and the program
+    /// asked for it).
+    async fn paste(&self, pane: &PaneRef, text: &str, bracketed: bool) -> Result<(), MuxError>;
+
+    /// Sends keys by tmux key name (`Enter`, `C-c`, `Escape`, `Up`, `y`, …).
+    async fn send_keys(&self, pane: &PaneRef, keys: &[String]) -> Result<(), MuxError>;
+
+    /// The pane's text, trailing spaces of each line trimmed.
+    async fn capture(&self, pane: &PaneRef, capture: Capture) -> Result<String, MuxError>;
+
+    /// The pane's process facts.
+    async fn facts(&self, pane: &PaneRef) -> Result<PaneFacts, MuxError>;
+
+    /// Ends the pane's whole process tree, then removes the pane (and its window when it was
+    /// the last pane).
+    async fn kill_pane(&self, pane: &PaneRef) -> Result<(), MuxError>;
+
+    /// Removes a whole session and ends every process tree in it.
+    async fn kill_session(&self, session: &str) -> Result<(), MuxError>;
+
+    /// Events about panes. Receivers that lag get `Resync` semantics by seeing
+    /// `RecvError::Lagged`, and should treat it like [`PaneEvent::Resync`].
+    fn events(&self) -> broadcast::Receiver<PaneEvent>;
+
+    /// The argv a user runs to look at a session.
+    fn attach_command(&self, session: &str) -> Vec<String>;
+}

@@ -1,0 +1,644 @@
+//! The tmux backend: every call goes over one control-mode connection (`cao_tmux`'s
+//! [`ControlEngine`]).
+//!
+//! tmux sends `%output` only for panes of windows linked into the session the control client is
+//! attached to, so every pane cao watches has its window linked into the hidden control session
+//! as well as its own `cao-<name>` session. Pane deaths arrive through a format subscription on
+//! `#{pane_dead}` (tmux checks subscriptions once a second), and `remain-on-exit` keeps a dead
+//! pane readable, with its exit status, until cao removes it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cao_tmux::engine::{ControlEngine, ControlOptions, Engine, EngineError, Notification};
+use cao_tmux::{CommandOutput, Socket, TmuxCommand, TmuxVersion};
+use tokio::sync::broadcast;
+
+use crate::{
+    BackendInfo, Capture, CaptureRange, LaunchSpec, Multiplexer, MuxError, PaneEvent, PaneFacts,
+    PaneInfo, PaneRef, Placement,
+};
+
+/// The oldest tmux this backend supports: format subscriptions and pane options (3.2).
+pub const MIN_VERSION: TmuxVersion = TmuxVersion::new(3, 2, 0);
+
+/// The subscription that reports pane deaths.
+const DEATH_SUBSCRIPTION: &str = "cao-pane-dead";
+
+/// How long a killed process tree gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_millis(800);
+
+/// A tmux server driven over control mode.
+#[derive(Clone)]
+pub struct TmuxMux {
+    engine: ControlEngine,
+    identity_keys: Arc<Vec<String>>,
+    events: broadcast::Sender<PaneEvent>,
+    paste_counter: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for TmuxMux {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TmuxMux")
+            .field("socket", self.engine.socket())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TmuxMux {
+    /// A backend for the server at `socket` whose panes carry the identity stamps named in
+    /// `identity_keys` (each kept as the pane user option `@<key>`). Must be called inside a
+    /// tokio runtime: it starts the task that turns notifications into [`PaneEvent`]s.
+    pub fn new(socket: Socket, identity_keys: Vec<String>) -> Self {
+        Self::with_options(ControlOptions::new(socket), identity_keys)
+    }
+
+    /// As [`TmuxMux::new`] with explicit engine options (a config file for tests, …).
+    pub fn with_options(mut options: ControlOptions, identity_keys: Vec<String>) -> Self {
+        options.setup_commands.push(vec![
+            "refresh-client".into(),
+            "-B".into(),
+            format!("{DEATH_SUBSCRIPTION}:%*:#{{pane_dead}}"),
+        ]);
+        // The server is cao's own (its own socket), so its panes stay after their program
+        // exits: the exit status and last screen are what tells the user why.
+        options.setup_commands.push(vec![
+            "set-option".into(),
+            "-g".into(),
+            "remain-on-exit".into(),
+            "on".into(),
+        ]);
+        let engine = ControlEngine::with_options(options);
+        let (events, _) = broadcast::channel(8192);
+        let mux = Self {
+            engine,
+            identity_keys: Arc::new(identity_keys),
+            events,
+            paste_counter: Arc::new(AtomicU64::new(0)),
+        };
+        mux.start_event_task();
+        mux
+    }
+
+    /// The engine underneath (for statistics and tests).
+    pub fn engine(&self) -> &ControlEngine {
+        &self.engine
+    }
+
+    /// Stops the connection.
+    pub async fn shutdown(&self) {
+        self.engine.shutdown().await;
+    }
+
+    fn start_event_task(&self) {
+        let mut notifications = self.engine.notifications();
+        let mut connections = self.engine.connections();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    received = notifications.recv() => match received {
+                        Ok(notification) => {
+                            if let Some(event) = pane_event(notification) {
+                                let _ = events.send(event);
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            let _ = events.send(PaneEvent::Resync);
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    changed = connections.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let _ = events.send(PaneEvent::Resync);
+                    }
+                }
+            }
+        });
+    }
+
+    async fn run(&self, argv: Vec<String>) -> Result<CommandOutput, MuxError> {
+        let command = argv.first().cloned().unwrap_or_default();
+        let output = self
+            .engine
+            .execute(TmuxCommand::new(argv))
+            .await
+            .map_err(engine_error)?;
+        if output.succeeded() {
+            Ok(output)
+        } else {
+            Err(MuxError::Command {
+                command,
+                reason: output.error_text(),
+            })
+        }
+    }
+
+    async fn run_batch(&self, commands: Vec<TmuxCommand>) -> Result<Vec<CommandOutput>, MuxError> {
+        let names: Vec<String> = commands.iter().map(|c| c.name().to_string()).collect();
+        let mut outputs = Vec::with_capacity(commands.len());
+        for (result, command) in self.engine.execute_batch(commands).await.into_iter().zip(names) {
+            let output = result.map_err(engine_error)?;
+            if !output.succeeded() {
+                return Err(MuxError::Command {
+                    command,
+                    reason: output.error_text(),
+                });
+            }
+            outputs.push(output);
+        }
+        Ok(outputs)
+    }
+
+    fn control_session(&self) -> &str {
+        self.engine.control_session()
+    }
+
+    /// Links the pane's window into the control session so its output reaches cao.
+    async fn link_for_events(&self, window_id: &str) -> Result<(), MuxError> {
+        let linked = self
+            .run(argv(&[
+                "list-windows",
+                "-t",
+                &format!("={}", self.control_session()),
+                "-F",
+                "#{window_id}",
+            ]))
+            .await?;
+        if linked.stdout.iter().any(|line| line == window_id) {
+            return Ok(());
+        }
+        self.run(argv(&[
+            "link-window",
+            "-d",
+            "-s",
+            window_id,
+            "-t",
+            &format!("={}:", self.control_session()),
+        ]))
+        .await
+        .map(|_| ())
+    }
+
+    async fn window_of(&self, pane: &PaneRef) -> Result<String, MuxError> {
+        let output = self
+            .run(argv(&["display-message", "-p", "-t", pane.as_str(), "#{window_id}"]))
+            .await
+            .map_err(|error| missing_pane(error, pane))?;
+        Ok(output.stdout.first().cloned().unwrap_or_default())
+    }
+
+    /// Makes sure events flow for a pane cao did not create in this process (re-adoption).
+    pub async fn watch(&self, pane: &PaneRef) -> Result<(), MuxError> {
+        let window = self.window_of(pane).await?;
+        self.link_for_events(&window).await
+    }
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|word| word.to_string()).collect()
+}
+
+fn pane_event(notification: Notification) -> Option<PaneEvent> {
+    match notification {
+        Notification::Output { pane, .. } | Notification::ExtendedOutput { pane, .. } => {
+            Some(PaneEvent::Output(PaneRef(pane.to_string())))
+        }
+        Notification::SubscriptionChanged {
+            name,
+            pane: Some(pane),
+            value,
+            ..
+        } if name == DEATH_SUBSCRIPTION && value.trim() == "1" => {
+            Some(PaneEvent::Exited(PaneRef(pane.to_string())))
+        }
+        _ => None,
+    }
+}
+
+fn engine_error(error: EngineError) -> MuxError {
+    match error {
+        EngineError::Spawn { .. } => MuxError::Unavailable(error.to_string()),
+        other => MuxError::Unavailable(format!("tmux: {other}")),
+    }
+}
+
+fn missing_pane(error: MuxError, pane: &PaneRef) -> MuxError {
+    match &error {
+        MuxError::Command { reason, .. } if reason.contains("can't find") => {
+            MuxError::NoPane(pane.clone())
+        }
+        _ => error,
+    }
+}
+
+/// tmux changes `.` and `:` in session names and reads a leading `=` or `$` specially; cao's
+/// names are plain words so that targets are never ambiguous.
+pub fn check_name(what: &'static str, name: &str) -> Result<(), MuxError> {
+    let valid = !name.is_empty()
+        && name.len() <= 200
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(MuxError::Invalid {
+            what,
+            reason: format!(
+                "'{}' may only contain letters, digits, '_' and '-' (1 to 200 characters)",
+                name.escape_debug()
+            ),
+        })
+    }
+}
+
+fn check_env_name(name: &str) -> Result<(), MuxError> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(MuxError::Invalid {
+            what: "environment variable name",
+            reason: format!("'{}' is not a valid name", name.escape_debug()),
+        })
+    }
+}
+
+fn trim_lines(lines: &[String]) -> String {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line.trim_end_matches(' '));
+        text.push('\n');
+    }
+    text
+}
+
+#[async_trait]
+impl Multiplexer for TmuxMux {
+    async fn check(&self) -> Result<BackendInfo, MuxError> {
+        let version = self.engine.server_version().await.map_err(engine_error)?;
+        if version < MIN_VERSION {
+            return Err(MuxError::TooOld {
+                backend: "tmux",
+                found: version.to_string(),
+                needed: MIN_VERSION.to_string(),
+            });
+        }
+        Ok(BackendInfo {
+            backend: "tmux",
+            version: version.to_string(),
+        })
+    }
+
+    async fn spawn(&self, spec: &LaunchSpec, placement: Placement) -> Result<PaneInfo, MuxError> {
+        check_name("session name", &spec.session)?;
+        check_name("window name", &spec.window)?;
+        for (key, _) in &spec.env {
+            check_env_name(key)?;
+        }
+        for key in spec.identity.keys() {
+            check_name("identity key", key)?;
+        }
+        let mut words: Vec<String> = match placement {
+            Placement::NewSession => {
+                let mut words = argv(&["new-session", "-d", "-s", &spec.session, "-n", &spec.window]);
+                if let Some((columns, rows)) = spec.size {
+                    words.extend(["-x".into(), columns.to_string(), "-y".into(), rows.to_string()]);
+                }
+                words
+            }
+            Placement::NewWindow => argv(&[
+                "new-window",
+                "-d",
+                "-t",
+                &format!("={}:", spec.session),
+                "-n",
+                &spec.window,
+            ]),
+        };
+        words.extend(argv(&["-P", "-F", "#{pane_id} #{window_id}"]));
+        if let Some(cwd) = &spec.cwd {
+            words.push("-c".into());
+            words.push(cwd.to_string_lossy().into_owned());
+        }
+        for (key, value) in &spec.env {
+            words.push("-e".into());
+            words.push(format!("{key}={value}"));
+        }
+        if let Some(program) = &spec.argv {
+            if program.is_empty() {
+                return Err(MuxError::Invalid {
+                    what: "launch argv",
+                    reason: "it is empty".into(),
+                });
+            }
+            words.push("--".into());
+            // tmux hands a single word to `sh -c`; `env` makes it an exec like longer argvs.
+            if program.len() == 1 {
+                words.push("env".into());
+            }
+            words.extend(program.iter().cloned());
+        }
+        let output = self.run(words).await.map_err(|error| match error {
+            MuxError::Command { reason, .. } if reason.contains("duplicate session") => {
+                MuxError::SessionExists(spec.session.clone())
+            }
+            MuxError::Command { reason, .. } if reason.contains("can't find session") => {
+                MuxError::NoSession(spec.session.clone())
+            }
+            other => other,
+        })?;
+        let line = output.stdout.first().cloned().unwrap_or_default();
+        let (pane_id, window_id) = line.split_once(' ').ok_or_else(|| MuxError::Command {
+            command: "new-window".into(),
+            reason: format!("unexpected reply '{line}'"),
+        })?;
+        let pane = PaneRef(pane_id.to_string());
+        let mut setup = vec![TmuxCommand::new(argv(&[
+            "set-option",
+            "-w",
+            "-t",
+            window_id,
+            "remain-on-exit",
+            "on",
+        ]))];
+        for (key, value) in &spec.identity {
+            setup.push(TmuxCommand::new(vec![
+                "set-option".to_string(),
+                "-p".into(),
+                "-t".into(),
+                pane_id.to_string(),
+                format!("@{key}"),
+                value.clone(),
+            ]));
+        }
+        self.run_batch(setup).await?;
+        self.link_for_events(window_id).await?;
+        Ok(PaneInfo {
+            pane,
+            session: spec.session.clone(),
+            window: spec.window.clone(),
+            identity: spec.identity.clone(),
+        })
+    }
+
+    async fn set_identity(&self, pane: &PaneRef, key: &str, value: &str) -> Result<(), MuxError> {
+        check_name("identity key", key)?;
+        self.run(vec![
+            "set-option".into(),
+            "-p".into(),
+            "-t".into(),
+            pane.to_string(),
+            format!("@{key}"),
+            value.to_string(),
+        ])
+        .await
+        .map(|_| ())
+        .map_err(|error| missing_pane(error, pane))
+    }
+
+    async fn list(&self) -> Result<Vec<PaneInfo>, MuxError> {
+        const SEPARATOR: char = '\u{1f}';
+        let mut format = String::from("#{session_name}\u{1f}#{window_name}\u{1f}#{pane_id}");
+        for key in self.identity_keys.iter() {
+            format.push(SEPARATOR);
+            format.push_str(&format!("#{{@{key}}}"));
+        }
+        let output = match self.run(argv(&["list-panes", "-a", "-F", &format])).await {
+            Ok(output) => output,
+            Err(MuxError::Command { reason, .. }) if reason.contains("no server running") => {
+                return Ok(Vec::new())
+            }
+            Err(error) => return Err(error),
+        };
+        let mut seen = HashSet::new();
+        let mut panes = Vec::new();
+        for line in &output.stdout {
+            let mut fields = line.split(SEPARATOR);
+            let (Some(session), Some(window), Some(pane)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if session == self.control_session() || !seen.insert(pane.to_string()) {
+                continue;
+            }
+            let mut identity = BTreeMap::new();
+            for (key, value) in self.identity_keys.iter().zip(fields) {
+                if !value.is_empty() {
+                    identity.insert(key.clone(), value.to_string());
+                }
+            }
+            panes.push(PaneInfo {
+                pane: PaneRef(pane.to_string()),
+                session: session.to_string(),
+                window: window.to_string(),
+                identity,
+            });
+        }
+        Ok(panes)
+    }
+
+    async fn session_exists(&self, session: &str) -> Result<bool, MuxError> {
+        check_name("session name", session)?;
+        let output = self
+            .engine
+            .execute(TmuxCommand::new(argv(&["has-session", "-t", &format!("={session}")])))
+            .await
+            .map_err(engine_error)?;
+        Ok(output.succeeded())
+    }
+
+    async fn paste(&self, pane: &PaneRef, text: &str, bracketed: bool) -> Result<(), MuxError> {
+        let buffer = format!(
+            "cao-paste-{}-{}",
+            std::process::id(),
+            self.paste_counter.fetch_add(1, Ordering::Relaxed)
+        );
+        let target = pane.as_str();
+        let mut paste = argv(&["paste-buffer", "-d", "-b", &buffer, "-t", target]);
+        if bracketed {
+            // Inside a bracketed paste the program knows the text was pasted, so newlines go
+            // through as LF (tmux would turn them into CR, altering the text).
+            paste.insert(1, "-p".into());
+            paste.insert(2, "-r".into());
+        }
+        // A pane left in copy mode would swallow the paste; leave the mode first.
+        let commands = vec![
+            TmuxCommand::new(argv(&[
+                "if-shell",
+                "-F",
+                "-t",
+                target,
+                "#{pane_in_mode}",
+                &format!("send-keys -X -t {target} cancel"),
+            ])),
+            TmuxCommand::new(argv(&["load-buffer", "-b", &buffer, "-"]))
+                .with_stdin(text.as_bytes().to_vec()),
+            TmuxCommand::new(paste),
+        ];
+        self.run_batch(commands)
+            .await
+            .map(|_| ())
+            .map_err(|error| missing_pane(error, pane))
+    }
+
+    async fn send_keys(&self, pane: &PaneRef, keys: &[String]) -> Result<(), MuxError> {
+        let mut words = argv(&["send-keys", "-t", pane.as_str()]);
+        words.extend(keys.iter().cloned());
+        self.run(words)
+            .await
+            .map(|_| ())
+            .map_err(|error| missing_pane(error, pane))
+    }
+
+    async fn capture(&self, pane: &PaneRef, capture: Capture) -> Result<String, MuxError> {
+        let mut words = argv(&["capture-pane", "-p", "-t", pane.as_str()]);
+        if capture.join_wrapped {
+            words.push("-J".into());
+        }
+        match capture.range {
+            CaptureRange::Visible => {}
+            CaptureRange::WithHistory(lines) => {
+                words.push("-S".into());
+                words.push(format!("-{lines}"));
+            }
+            CaptureRange::All => {
+                words.push("-S".into());
+                words.push("-".into());
+            }
+        }
+        let output = self
+            .run(words)
+            .await
+            .map_err(|error| missing_pane(error, pane))?;
+        Ok(trim_lines(&output.stdout))
+    }
+
+    async fn facts(&self, pane: &PaneRef) -> Result<PaneFacts, MuxError> {
+        let output = self
+            .run(argv(&[
+                "display-message",
+                "-p",
+                "-t",
+                pane.as_str(),
+                "#{pane_id}\u{1f}#{pane_pid}\u{1f}#{pane_current_command}\u{1f}#{pane_dead}\u{1f}#{pane_dead_status}\u{1f}#{pane_current_path}\u{1f}#{pane_width}\u{1f}#{pane_height}",
+            ]))
+            .await
+            .map_err(|error| missing_pane(error, pane))?;
+        let line = output.stdout.first().cloned().unwrap_or_default();
+        let fields: Vec<&str> = line.split('\u{1f}').collect();
+        // display-message falls back to the current pane when the target vanished between
+        // lookups; the echoed pane id catches that.
+        if fields.len() != 8 || fields[0] != pane.as_str() {
+            return Err(MuxError::NoPane(pane.clone()));
+        }
+        let non_empty = |value: &str| (!value.is_empty()).then(|| value.to_string());
+        Ok(PaneFacts {
+            pid: fields[1].parse().ok(),
+            current_command: non_empty(fields[2]),
+            dead: fields[3] == "1",
+            exit_status: fields[4].parse().ok(),
+            cwd: non_empty(fields[5]).map(Into::into),
+            width: fields[6].parse().unwrap_or(0),
+            height: fields[7].parse().unwrap_or(0),
+        })
+    }
+
+    async fn kill_pane(&self, pane: &PaneRef) -> Result<(), MuxError> {
+        let facts = match self.facts(pane).await {
+            Ok(facts) => facts,
+            Err(MuxError::NoPane(_)) => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        if let (Some(pid), false) = (facts.pid, facts.dead) {
+            crate::process::end_tree(pid, KILL_GRACE).await;
+        }
+        match self.run(argv(&["kill-pane", "-t", pane.as_str()])).await {
+            Ok(_) => Ok(()),
+            Err(MuxError::Command { reason, .. }) if reason.contains("can't find") => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn kill_session(&self, session: &str) -> Result<(), MuxError> {
+        check_name("session name", session)?;
+        let listing = self
+            .engine
+            .execute(TmuxCommand::new(argv(&[
+                "list-panes",
+                "-s",
+                "-t",
+                &format!("={session}"),
+                "-F",
+                "#{pane_pid} #{pane_dead} #{window_id}",
+            ])))
+            .await
+            .map_err(engine_error)?;
+        if !listing.succeeded() {
+            return Err(MuxError::NoSession(session.to_string()));
+        }
+        let mut windows = Vec::new();
+        let mut trees = Vec::new();
+        for line in &listing.stdout {
+            let mut fields = line.split(' ');
+            let (Some(pid), Some(dead), Some(window)) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if let (Ok(pid), "0") = (pid.parse::<u32>(), dead) {
+                trees.push(crate::process::end_tree(pid, KILL_GRACE));
+            }
+            if !windows.iter().any(|known| known == window) {
+                windows.push(window.to_string());
+            }
+        }
+        for tree in trees {
+            tree.await;
+        }
+        // The windows are also linked into the control session, so killing the session alone
+        // would leave them there.
+        let mut commands: Vec<TmuxCommand> = windows
+            .iter()
+            .map(|window| TmuxCommand::new(argv(&["kill-window", "-t", window])))
+            .collect();
+        commands.push(TmuxCommand::new(argv(&["kill-session", "-t", &format!("={session}")])));
+        for result in self.engine.execute_batch(commands).await {
+            let output = result.map_err(engine_error)?;
+            if !output.succeeded() && !output.error_text().contains("can't find") {
+                return Err(MuxError::Command {
+                    command: "kill-session".into(),
+                    reason: output.error_text(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn events(&self) -> broadcast::Receiver<PaneEvent> {
+        self.events.subscribe()
+    }
+
+    fn attach_command(&self, session: &str) -> Vec<String> {
+        let mut command = vec!["tmux".to_string()];
+        command.extend(
+            self.engine
+                .socket()
+                .tmux_args()
+                .iter()
+                .map(|arg| arg.to_string_lossy().into_owned()),
+        );
+        command.extend(argv(&["attach-session", "-t", &format!("={session}")]));
+        command
+    }
+}
