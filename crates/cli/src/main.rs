@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod mock_agent;
 mod tmux_cli;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// A scripted agent-like terminal program for tests and the offline demo.
+    MockAgent(mock_agent::MockAgentArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +158,7 @@ fn run(cli: Cli) -> Result<()> {
                 Ok(())
             }
         },
+        Command::MockAgent(args) => mock_agent::run(args),
     }
 }
 
