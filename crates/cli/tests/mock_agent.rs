@@ -46,7 +46,7 @@ impl MockPane {
     /// that stays around after the agent exits, so its status can be read.
     fn launch(&self, extra: &[&str]) {
         let mut command = format!(
-            "CAO_TERMINAL_ID=term-1 exec {} mock-agent --log {}",
+            "CAO_TERMINAL_ID=term-1 {} mock-agent --log {}",
             quote(env!("CARGO_BIN_EXE_cao")),
             quote(self.log_path().to_str().unwrap())
         );
@@ -54,7 +54,14 @@ impl MockPane {
             command.push(' ');
             command.push_str(&quote(argument));
         }
-        // One command sequence, so remain-on-exit is set before the agent can exit.
+        // The shell's `$?` rather than `#{pane_dead_status}`: tmux 3.3a sometimes marks a
+        // pane dead without ever recording the status.
+        command.push_str(&format!(
+            "; echo $? > {}",
+            quote(self.status_path().to_str().unwrap())
+        ));
+        // One command sequence, so remain-on-exit is set before the agent can exit: the pane
+        // and its last screen stay for the test to read.
         let output = self.tmux_output(&[
             "start-server",
             ";",
@@ -74,6 +81,10 @@ impl MockPane {
             &command,
         ]);
         assert!(output.status.success(), "{output:?}");
+    }
+
+    fn status_path(&self) -> PathBuf {
+        self.dir.path().join("status")
     }
 
     fn log_path(&self) -> PathBuf {
@@ -155,19 +166,13 @@ impl MockPane {
         self.tmux(&["send-keys", "-t", "main", "Enter"]);
     }
 
-    /// The agent's exit status, once its pane is dead.
+    /// The agent's exit status, once it has exited.
     fn exit_status(&self) -> i32 {
         let start = Instant::now();
         loop {
-            let status = self.tmux(&[
-                "display-message",
-                "-p",
-                "-t",
-                "main",
-                "#{pane_dead} #{pane_dead_status}",
-            ]);
-            if let Some(code) = status.trim().strip_prefix("1 ") {
-                return code.parse().unwrap();
+            let status = std::fs::read_to_string(self.status_path()).unwrap_or_default();
+            if status.ends_with('\n') {
+                return status.trim().parse().unwrap();
             }
             assert!(
                 start.elapsed() < DEADLINE,
@@ -189,7 +194,15 @@ impl MockPane {
 
 impl Drop for MockPane {
     fn drop(&mut self) {
+        // tmux leaves the socket file behind after kill-server; remove it too.
+        let socket_path = self
+            .tmux_output(&["display-message", "-p", "#{socket_path}"])
+            .stdout;
         let _ = self.tmux_output(&["kill-server"]);
+        let socket_path = String::from_utf8_lossy(&socket_path).trim().to_owned();
+        if socket_path.ends_with(&self.socket) {
+            let _ = std::fs::remove_file(socket_path);
+        }
     }
 }
 
@@ -292,7 +305,11 @@ fn hostile_paste_arrives_byte_for_byte_and_the_reply_follows_the_contract() {
         "● echo: say \"hi\" && echo 'quoted'; rm -rf $(pwd) `id`"
     );
     assert_eq!(block[3], "  C:\\path\\to\\file \\n not a newline \\\\");
-    assert!(block[4].starts_with("  Unicode: é ✓ 漢字 😀"), "{}", block[4]);
+    assert!(
+        block[4].starts_with("  Unicode: é ✓ 漢字 😀"),
+        "{}",
+        block[4]
+    );
     assert!(block[4].ends_with(" tab"), "{}", block[4]);
     assert_eq!(block[5], format!("  {long_line}"));
     assert_eq!(block[6], "  last line");
@@ -322,7 +339,10 @@ fn a_delay_shows_the_working_line_until_the_reply() {
     assert_eq!(block[1], "  second line");
     assert!(is_done_line(block[2]), "{}", block[2]);
     assert!(block[2] >= "✓ done in 1.5s", "{}", block[2]);
-    assert!(!screen.contains("working…"), "the working line is replaced:\n{screen}");
+    assert!(
+        !screen.contains("working…"),
+        "the working line is replaced:\n{screen}"
+    );
 }
 
 #[test]
@@ -398,7 +418,44 @@ fn piped_input_is_answered_and_the_end_of_input_exits_0() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("\r\n» hi there\r\n"), "{stdout:?}");
-    assert!(stdout.contains("● echo: hi there\r\n✓ done in 0."), "{stdout:?}");
+    assert!(stdout.contains("● echo: hi there\r\n"), "{stdout:?}");
+    assert!(
+        stdout.ends_with("s\r\n\r\n"),
+        "no prompt after the end of input: {stdout:?}"
+    );
+    assert!(stdout.contains("✓ done in 0."), "{stdout:?}");
+}
+
+#[test]
+fn ctrl_c_while_working_interrupts_and_returns_to_the_prompt() {
+    let pane = MockPane::new();
+    let script = pane.script("slow.toml", "[[rules]]\ndelay_ms = 60000\n");
+    pane.launch(&["--script", script.to_str().unwrap()]);
+    pane.wait_for_prompt();
+    pane.paste_and_submit("never finishes");
+    pane.wait_for("the working line", |screen| {
+        is_working_line(bottom_line(screen))
+    });
+    pane.tmux(&["send-keys", "-t", "main", "C-c"]);
+    let screen = pane.wait_for("the prompt", |screen| bottom_line(screen) == "mock>");
+    assert_eq!(
+        lines_after(&screen, "» never finishes"),
+        vec!["✗ interrupted", "", "mock>"]
+    );
+}
+
+/// What the orchestrator must know: without `-r`, tmux pastes each newline as `\r`, and the
+/// agent receives (and logs) exactly that.
+#[test]
+fn tmux_without_r_pastes_newlines_as_carriage_returns() {
+    let pane = MockPane::start(&[]);
+    pane.wait_for_prompt();
+    pane.tmux(&["set-buffer", "-b", "input", "one\ntwo"]);
+    pane.tmux(&["paste-buffer", "-p", "-d", "-b", "input", "-t", "main"]);
+    std::thread::sleep(Duration::from_millis(100));
+    pane.tmux(&["send-keys", "-t", "main", "Enter"]);
+    pane.wait_for("the reply", |screen| screen.contains("✓ done in"));
+    assert_eq!(pane.log()[0]["input"], "one\rtwo");
 }
 
 fn mock_agent_with_stdin(args: &[&str], input: &[u8]) -> Output {

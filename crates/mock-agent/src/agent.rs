@@ -239,13 +239,11 @@ impl Agent {
                     self.write("✗ interrupted\r\n\r\n");
                     self.back_to_prompt();
                 }
-                Event::Text(bytes) if matches!(job.step, Step::Asking) => {
-                    match bytes.first() {
-                        Some(b'y' | b'Y') => self.answer(true, now),
-                        Some(b'n' | b'N') => self.answer(false, now),
-                        _ => {}
-                    }
-                }
+                Event::Text(bytes) if matches!(job.step, Step::Asking) => match bytes.first() {
+                    Some(b'y' | b'Y') => self.answer(true, now),
+                    Some(b'n' | b'N') => self.answer(false, now),
+                    _ => {}
+                },
                 // Type-ahead: kept for the next prompt, not shown while working.
                 Event::Text(bytes) | Event::Paste(bytes) => self.buffer.extend_from_slice(&bytes),
                 Event::Backspace => pop_char(&mut self.buffer),

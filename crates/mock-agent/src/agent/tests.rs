@@ -191,11 +191,15 @@ fn long_lines_keep_to_one_row() {
 
 #[test]
 fn scripted_reply_with_input_placeholder_and_delay() {
-    let mut harness =
-        Harness::new("[[rules]]\nmatch = \"build\"\nreply = \"built {input}\\nall green\"\ndelay_ms = 1000\n");
+    let mut harness = Harness::new(
+        "[[rules]]\nmatch = \"build\"\nreply = \"built {input}\\nall green\"\ndelay_ms = 1000\n",
+    );
     harness.feed(b"build it\r", 0);
     harness.tick(999);
-    assert!(harness.screen.bottom().ends_with("working… (esc to interrupt, 0s)"));
+    assert!(harness
+        .screen
+        .bottom()
+        .ends_with("working… (esc to interrupt, 0s)"));
     harness.tick(1000);
     assert!(harness
         .screen
@@ -209,7 +213,10 @@ fn streaming_reveals_a_line_at_a_time_above_the_working_line() {
         Harness::new("[[rules]]\nreply = \"one\\ntwo\\nthree\"\ndelay_ms = 100\nstream_ms = 300\n");
     harness.feed(b"go\r", 0);
     harness.tick(100);
-    assert!(harness.screen.text().ends_with("● one\n⠙ working… (esc to interrupt, 0s)"));
+    assert!(harness
+        .screen
+        .text()
+        .ends_with("● one\n⠙ working… (esc to interrupt, 0s)"));
     harness.tick(400);
     assert!(harness.screen.text().contains("● one\n  two\n"));
     assert!(harness.screen.bottom().contains("working…"));
@@ -256,7 +263,10 @@ fn fatal_rule_prints_the_error_and_exits_with_its_code() {
     assert_eq!(harness.exit, None);
     harness.tick(50);
     assert_eq!(harness.exit, Some(7));
-    assert!(harness.screen.text().ends_with("» crash now\n✗ error: model overloaded\n"));
+    assert!(harness
+        .screen
+        .text()
+        .ends_with("» crash now\n✗ error: model overloaded\n"));
     assert!(harness.agent.has_exited());
 }
 
@@ -275,10 +285,16 @@ fn ctrl_c_or_esc_while_working_interrupts() {
     let mut harness = Harness::new("[[rules]]\ndelay_ms = 5000\n");
     harness.feed(b"slow\r", 0);
     harness.feed(b"\x03", 300);
-    assert!(harness.screen.text().ends_with("» slow\n✗ interrupted\n\nmock> "));
+    assert!(harness
+        .screen
+        .text()
+        .ends_with("» slow\n✗ interrupted\n\nmock> "));
     harness.feed(b"slow\r", 400);
     harness.feed(b"\x1b", 500);
-    assert!(harness.screen.bottom().contains("working…"), "Esc waits for a sequence");
+    assert!(
+        harness.screen.bottom().contains("working…"),
+        "Esc waits for a sequence"
+    );
     assert_eq!(harness.agent.next_deadline(), Some(MS * 530));
     harness.tick(530);
     assert!(harness.screen.text().ends_with("✗ interrupted\n\nmock> "));
@@ -314,7 +330,10 @@ fn closed_input_exits_after_the_current_reply() {
     assert_eq!(harness.exit, None);
     harness.tick(200);
     assert_eq!(harness.exit, Some(0));
-    assert!(harness.screen.text().ends_with("● echo: last\n✓ done in 0.2s\n\n"));
+    assert!(harness
+        .screen
+        .text()
+        .ends_with("● echo: last\n✓ done in 0.2s\n\n"));
 }
 
 #[test]
@@ -327,10 +346,7 @@ fn split_lines_handles_every_line_break() {
 
 /// Feeds `bytes` cut at the given points (each taken modulo the length).
 fn feed_in_chunks(harness: &mut Harness, bytes: &[u8], cuts: &[usize], at_ms: u64) {
-    let mut cuts: Vec<usize> = cuts
-        .iter()
-        .map(|cut| cut % (bytes.len() + 1))
-        .collect();
+    let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut % (bytes.len() + 1)).collect();
     cuts.push(0);
     cuts.push(bytes.len());
     cuts.sort_unstable();
