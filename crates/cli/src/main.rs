@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod provider_cli;
+mod mock_agent;
 mod tmux_cli;
 
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
         #[command(subcommand)]
         command: provider_cli::ProviderCommand,
     },
+    /// A scripted agent-like terminal program for tests and the offline demo.
+    MockAgent(mock_agent::MockAgentArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +165,7 @@ fn run(cli: Cli) -> Result<()> {
                 Ok(())
             }
         },
+        Command::MockAgent(args) => mock_agent::run(args),
     }
 }
 
