@@ -1047,7 +1047,8 @@ impl Orchestrator {
             _ => {}
         }
         self.type_and_submit(&live, message).await?;
-        lock(&live.machine).input_sent();
+        let status = lock(&live.machine).input_sent();
+        self.publish(id, &live, status, None);
         live.watch.poke();
         let _ = self.inner.store.append_event(
             Some(id),
@@ -1086,7 +1087,8 @@ impl Orchestrator {
             .await?;
         if key == "Enter" {
             // An answered prompt or submitted line starts a new turn.
-            lock(&live.machine).input_sent();
+            let status = lock(&live.machine).input_sent();
+            self.publish(id, &live, status, None);
         }
         live.watch.poke();
         Ok(())

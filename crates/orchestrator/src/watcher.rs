@@ -53,13 +53,16 @@ impl StatusMachine {
         self.status
     }
 
-    /// Input was just submitted: ready statuses are released.
-    pub fn input_sent(&mut self) {
+    /// Input was just submitted: ready statuses are released and the terminal counts as
+    /// working from now on, so a waiter for the end of this turn cannot see the last one's.
+    pub fn input_sent(&mut self) -> TerminalStatus {
         if self.dead {
-            return;
+            return self.status;
         }
         self.awaiting_reply = true;
         self.seen_working = false;
+        self.status = TerminalStatus::Processing;
+        self.status
     }
 
     /// The program exited.
