@@ -1,6 +1,8 @@
 //! The `cao` binary: every subcommand is a thin shell over the library crates.
 
+mod agents_cli;
 mod bench;
+mod client;
 mod demo;
 mod mock_agent;
 mod provider_cli;
@@ -45,6 +47,29 @@ enum Command {
     },
     /// A scripted agent-like terminal program for tests and the offline demo.
     MockAgent(mock_agent::MockAgentArgs),
+    /// Starts a session with an agent profile as its conductor (starts the server if needed).
+    Launch(agents_cli::LaunchArgs),
+    /// Sessions: list, status, send.
+    Session {
+        #[command(subcommand)]
+        command: agents_cli::SessionCommand,
+    },
+    /// One terminal: get, output, send, key, exit, delete.
+    Terminal {
+        #[command(subcommand)]
+        command: agents_cli::TerminalCommand,
+    },
+    /// Deletes sessions and ends their agents.
+    Shutdown(agents_cli::ShutdownArgs),
+    /// Where this shell is: cao session, terminal, server and data directory.
+    Info,
+    /// Installs an agent profile (a built-in name or a file) into the local store.
+    Install(agents_cli::InstallArgs),
+    /// Agent profiles: list, show, validate, remove.
+    Profile {
+        #[command(subcommand)]
+        command: agents_cli::ProfileCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,7 +143,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            match error.downcast_ref::<client::Exit>() {
+                Some(exit) => ExitCode::from(exit.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -166,6 +194,13 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::MockAgent(args) => mock_agent::run(args),
+        Command::Launch(args) => runtime()?.block_on(agents_cli::launch(args, &socket)),
+        Command::Session { command } => runtime()?.block_on(agents_cli::session(command)),
+        Command::Terminal { command } => runtime()?.block_on(agents_cli::terminal(command)),
+        Command::Shutdown(args) => runtime()?.block_on(agents_cli::shutdown(args)),
+        Command::Info => agents_cli::info(),
+        Command::Install(args) => agents_cli::install(args),
+        Command::Profile { command } => agents_cli::profile(command),
     }
 }
 
