@@ -2,6 +2,7 @@
 
 mod agents_cli;
 mod bench;
+mod bench_status;
 mod client;
 mod demo;
 mod mock_agent;
@@ -116,6 +117,21 @@ enum EngineChoice {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Screen change -> status event latency and the tmux commands idle terminals cost, with
+    /// real mock agents on a private tmux server.
+    Status {
+        /// Idle mock-agent terminals to start.
+        #[arg(long, default_value_t = 50)]
+        terminals: usize,
+        /// Turns timed on one terminal.
+        #[arg(long, default_value_t = 30)]
+        turns: usize,
+        /// Seconds the idle terminals are watched.
+        #[arg(long, default_value_t = 5)]
+        idle_seconds: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Raw `tmux -C` ceiling vs the control engine, the subprocess engine and a bare fork.
     Tmux {
         /// Commands per pipelined round.
@@ -180,6 +196,24 @@ fn run(cli: Cli) -> Result<()> {
             }),
         },
         Command::Bench { command } => match command {
+            BenchCommand::Status {
+                terminals,
+                turns,
+                idle_seconds,
+                json,
+            } => {
+                let result = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()?
+                    .block_on(bench_status::run(terminals, turns, idle_seconds))?;
+                if json {
+                    println!("{}", serde_json::to_string(&result)?);
+                } else {
+                    bench_status::print(&result);
+                }
+                Ok(())
+            }
             BenchCommand::Tmux { ops, rounds, json } => {
                 let measurements =
                     runtime()?.block_on(bench::run(&bench::BenchSettings { ops, rounds }))?;
