@@ -114,6 +114,10 @@ pub struct ShutdownArgs {
     /// One session.
     #[arg(long)]
     session: Option<String>,
+    /// Also stop the background server (after the sessions; agents in sessions not shut down
+    /// keep running in tmux and are re-adopted by the next server).
+    #[arg(long)]
+    server: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -433,10 +437,11 @@ pub async fn shutdown(args: ShutdownArgs) -> Result<()> {
             .iter()
             .map(|s| text(s, "name"))
             .collect(),
+        (None, false) if args.server => Vec::new(),
         (None, false) => {
             return Err(exit(
                 EXIT_FAILURE,
-                "say what to shut down: --all or --session NAME",
+                "say what to shut down: --all, --session NAME and/or --server",
             ))
         }
     };
@@ -444,6 +449,38 @@ pub async fn shutdown(args: ShutdownArgs) -> Result<()> {
         client.delete(&format!("/sessions/{session}")).await?;
         println!("shut down {session}");
     }
+    if args.server {
+        stop_server(&client).await?;
+    }
+    Ok(())
+}
+
+/// Sends SIGTERM to the server named by the pid file and waits until it is gone.
+async fn stop_server(client: &Client) -> Result<()> {
+    let path = crate::server_cli::pid_file(&CaoHome::from_env()?);
+    let Some(pid) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok())
+    else {
+        println!("no server running (no {})", path.display());
+        return Ok(());
+    };
+    // SAFETY: a plain signal to the pid the server wrote for itself.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        let _ = std::fs::remove_file(&path);
+        println!("no server running (stale pid {pid})");
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // SAFETY: signal 0 only checks that the pid exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        if std::time::Instant::now() > deadline {
+            return Err(exit(EXIT_FAILURE, format!("the server (pid {pid}) did not stop within 10 s")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = client;
+    println!("stopped the server (pid {pid})");
     Ok(())
 }
 
