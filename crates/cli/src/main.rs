@@ -2,8 +2,8 @@
 
 mod bench;
 mod demo;
-mod provider_cli;
 mod mock_agent;
+mod provider_cli;
 mod tmux_cli;
 
 use std::process::ExitCode;

@@ -172,6 +172,10 @@ pub trait Multiplexer: Send + Sync {
     /// Sets one identity stamp on a pane.
     async fn set_identity(&self, pane: &PaneRef, key: &str, value: &str) -> Result<(), MuxError>;
 
+    /// Makes sure events flow for a pane this process did not create (re-adoption after a
+    /// restart).
+    async fn watch(&self, pane: &PaneRef) -> Result<(), MuxError>;
+
     /// Every pane of cao's own (hidden panes of the backend's bookkeeping left out).
     async fn list(&self) -> Result<Vec<PaneInfo>, MuxError>;
 

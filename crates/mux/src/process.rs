@@ -34,7 +34,11 @@ fn parent_table() -> Vec<(u32, u32)> {
     };
     let mut table = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -119,7 +123,10 @@ mod tests {
     #[tokio::test]
     async fn ends_a_tree_that_ignores_sighup_and_sigterm() {
         let mut child = std::process::Command::new("sh")
-            .args(["-c", "trap '' TERM HUP; sh -c \"trap '' TERM HUP; sleep 30\" & wait"])
+            .args([
+                "-c",
+                "trap '' TERM HUP; sh -c \"trap '' TERM HUP; sleep 30\" & wait",
+            ])
             .spawn()
             .expect("sh runs");
         let root = child.id();

@@ -142,7 +142,13 @@ impl TmuxMux {
     async fn run_batch(&self, commands: Vec<TmuxCommand>) -> Result<Vec<CommandOutput>, MuxError> {
         let names: Vec<String> = commands.iter().map(|c| c.name().to_string()).collect();
         let mut outputs = Vec::with_capacity(commands.len());
-        for (result, command) in self.engine.execute_batch(commands).await.into_iter().zip(names) {
+        for (result, command) in self
+            .engine
+            .execute_batch(commands)
+            .await
+            .into_iter()
+            .zip(names)
+        {
             let output = result.map_err(engine_error)?;
             if !output.succeeded() {
                 return Err(MuxError::Command {
@@ -187,16 +193,16 @@ impl TmuxMux {
 
     async fn window_of(&self, pane: &PaneRef) -> Result<String, MuxError> {
         let output = self
-            .run(argv(&["display-message", "-p", "-t", pane.as_str(), "#{window_id}"]))
+            .run(argv(&[
+                "display-message",
+                "-p",
+                "-t",
+                pane.as_str(),
+                "#{window_id}",
+            ]))
             .await
             .map_err(|error| missing_pane(error, pane))?;
         Ok(output.stdout.first().cloned().unwrap_or_default())
-    }
-
-    /// Makes sure events flow for a pane cao did not create in this process (re-adoption).
-    pub async fn watch(&self, pane: &PaneRef) -> Result<(), MuxError> {
-        let window = self.window_of(pane).await?;
-        self.link_for_events(&window).await
     }
 }
 
@@ -311,9 +317,15 @@ impl Multiplexer for TmuxMux {
         }
         let mut words: Vec<String> = match placement {
             Placement::NewSession => {
-                let mut words = argv(&["new-session", "-d", "-s", &spec.session, "-n", &spec.window]);
+                let mut words =
+                    argv(&["new-session", "-d", "-s", &spec.session, "-n", &spec.window]);
                 if let Some((columns, rows)) = spec.size {
-                    words.extend(["-x".into(), columns.to_string(), "-y".into(), rows.to_string()]);
+                    words.extend([
+                        "-x".into(),
+                        columns.to_string(),
+                        "-y".into(),
+                        rows.to_string(),
+                    ]);
                 }
                 words
             }
@@ -392,6 +404,11 @@ impl Multiplexer for TmuxMux {
         })
     }
 
+    async fn watch(&self, pane: &PaneRef) -> Result<(), MuxError> {
+        let window = self.window_of(pane).await?;
+        self.link_for_events(&window).await
+    }
+
     async fn set_identity(&self, pane: &PaneRef, key: &str, value: &str) -> Result<(), MuxError> {
         check_name("identity key", key)?;
         self.run(vec![
@@ -453,7 +470,11 @@ impl Multiplexer for TmuxMux {
         check_name("session name", session)?;
         let output = self
             .engine
-            .execute(TmuxCommand::new(argv(&["has-session", "-t", &format!("={session}")])))
+            .execute(TmuxCommand::new(argv(&[
+                "has-session",
+                "-t",
+                &format!("={session}"),
+            ])))
             .await
             .map_err(engine_error)?;
         Ok(output.succeeded())
@@ -592,7 +613,8 @@ impl Multiplexer for TmuxMux {
         let mut trees = Vec::new();
         for line in &listing.stdout {
             let mut fields = line.split(' ');
-            let (Some(pid), Some(dead), Some(window)) = (fields.next(), fields.next(), fields.next())
+            let (Some(pid), Some(dead), Some(window)) =
+                (fields.next(), fields.next(), fields.next())
             else {
                 continue;
             };
@@ -612,7 +634,11 @@ impl Multiplexer for TmuxMux {
             .iter()
             .map(|window| TmuxCommand::new(argv(&["kill-window", "-t", window])))
             .collect();
-        commands.push(TmuxCommand::new(argv(&["kill-session", "-t", &format!("={session}")])));
+        commands.push(TmuxCommand::new(argv(&[
+            "kill-session",
+            "-t",
+            &format!("={session}"),
+        ])));
         for result in self.engine.execute_batch(commands).await {
             let output = result.map_err(engine_error)?;
             if !output.succeeded() && !output.error_text().contains("can't find") {

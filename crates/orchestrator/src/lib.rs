@@ -8,7 +8,9 @@
 pub mod home;
 pub mod profile;
 pub mod provider;
+pub mod service;
 pub mod status;
 pub mod store;
+pub mod watcher;
 
 pub use status::TerminalStatus;

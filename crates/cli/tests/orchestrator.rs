@@ -1,0 +1,324 @@
+//! The orchestrator service against real tmux (a private server per test) and real
+//! `cao mock-agent` processes: launch, status events, byte-exact input, last-reply extraction,
+//! failures that are fast and leave nothing behind, deletion and re-adoption.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cao_mux::tmux::TmuxMux;
+use cao_mux::Multiplexer;
+use cao_orchestrator::home::CaoHome;
+use cao_orchestrator::service::{
+    CreateTerminal, Orchestrator, OrchestratorConfig, OrchestratorError, OutputMode,
+};
+use cao_orchestrator::TerminalStatus;
+use cao_tmux::engine::ControlOptions;
+use cao_tmux::Socket;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A private tmux server and CAO_HOME_DIR; the server is killed on drop.
+struct Fixture {
+    socket: String,
+    home: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Fixture {
+            socket: format!(
+                "cao-orch-{}-{}-{nanos}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ),
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn mux(&self) -> Arc<TmuxMux> {
+        let options = ControlOptions::new(Socket::named(&self.socket)).config_file("/dev/null");
+        Arc::new(TmuxMux::with_options(
+            options,
+            vec!["cao_terminal_id".to_string()],
+        ))
+    }
+
+    async fn start(&self) -> (Orchestrator, Arc<TmuxMux>) {
+        self.start_with_path(std::env::var_os("PATH").unwrap_or_default())
+            .await
+    }
+
+    async fn start_with_path(&self, path: std::ffi::OsString) -> (Orchestrator, Arc<TmuxMux>) {
+        let mux = self.mux();
+        let mut config = OrchestratorConfig::new(CaoHome::at(self.home.path()), mux.clone());
+        config.cao_binary = env!("CARGO_BIN_EXE_cao").into();
+        config.default_provider = "mock".into();
+        config.path = path;
+        let orchestrator = Orchestrator::start(config)
+            .await
+            .expect("orchestrator starts");
+        (orchestrator, mux)
+    }
+
+    fn log_path(&self) -> std::path::PathBuf {
+        self.home.path().join("mock-agent.jsonl")
+    }
+
+    fn logged_inputs(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                value["input"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    fn request(&self, session: &str) -> CreateTerminal {
+        CreateTerminal {
+            agent_profile: "developer".into(),
+            provider: Some("mock".into()),
+            session_name: Some(session.into()),
+            env_vars: BTreeMap::from([(
+                "CAO_MOCK_AGENT_LOG".to_string(),
+                self.log_path().display().to_string(),
+            )]),
+            ..CreateTerminal::default()
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let socket = Socket::named(&self.socket).path();
+        let _ = std::fs::remove_file(socket);
+    }
+}
+
+fn ready(status: TerminalStatus) -> bool {
+    status.is_ready()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mock_agent_goes_idle_then_completes_a_hostile_multiline_task_byte_for_byte() {
+    let fixture = Fixture::new();
+    let (orchestrator, _mux) = fixture.start().await;
+    let terminal = orchestrator
+        .create_session(fixture.request("hostile"))
+        .await
+        .unwrap();
+    assert_eq!(terminal.session_name, "cao-hostile");
+    assert_eq!(terminal.id.len(), 8);
+    assert!(terminal.name.starts_with("developer-"));
+    let status = orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(status, TerminalStatus::Idle);
+
+    let message = "line one; rm -rf / && echo \"$(whoami)\" 'single' `tick`\n\
+                   line two \\ backslash \u{1b}[31m not red \t tab\n\
+                   ünïcödé ✓ 漢字 🚀\nlast line";
+    orchestrator
+        .send_input(&terminal.id, message)
+        .await
+        .unwrap();
+    let status = orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(status, TerminalStatus::Completed);
+    assert_eq!(fixture.logged_inputs(), vec![message.to_string()]);
+    let last = orchestrator
+        .output(&terminal.id, OutputMode::Last)
+        .await
+        .unwrap();
+    assert!(last.starts_with("echo: line one; rm -rf /"), "{last:?}");
+    assert!(last.contains("ünïcödé ✓ 漢字 🚀"), "{last:?}");
+    assert!(last.ends_with("last line"), "{last:?}");
+
+    // A 100 KB message arrives whole.
+    let long: String = (0..100_000)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    orchestrator.send_input(&terminal.id, &long).await.unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    let inputs = fixture.logged_inputs();
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(inputs[1], long);
+
+    let deleted = orchestrator.delete_session("hostile").await.unwrap();
+    assert_eq!(deleted, vec![terminal.id.clone()]);
+    assert!(orchestrator.list_sessions().unwrap().is_empty());
+    let log = std::fs::read_to_string(CaoHome::at(fixture.home.path()).terminal_log(&terminal.id))
+        .unwrap();
+    assert!(log.contains("echo: line one"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_agent_binary_fails_at_once_and_leaves_nothing_behind() {
+    let fixture = Fixture::new();
+    let empty = tempfile::tempdir().unwrap();
+    let (orchestrator, mux) = fixture
+        .start_with_path(empty.path().as_os_str().to_owned())
+        .await;
+    let started = Instant::now();
+    let error = orchestrator
+        .create_session(CreateTerminal {
+            provider: Some("claude_code".into()),
+            ..fixture.request("missing")
+        })
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let message = error.to_string();
+    assert!(
+        matches!(error, OrchestratorError::Unavailable(_)),
+        "{message}"
+    );
+    assert!(message.contains("claude"), "{message}");
+    assert!(message.contains("npm install"), "{message}");
+    assert!(orchestrator.list_sessions().unwrap().is_empty());
+    assert!(!mux.session_exists("cao-missing").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_profiles_and_providers_list_what_exists() {
+    let fixture = Fixture::new();
+    let (orchestrator, _mux) = fixture.start().await;
+    let error = orchestrator
+        .create_session(CreateTerminal {
+            agent_profile: "nobody".into(),
+            ..fixture.request("x")
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("nobody") && error.contains("developer"),
+        "{error}"
+    );
+    let error = orchestrator
+        .create_session(CreateTerminal {
+            provider: Some("nonesuch".into()),
+            ..fixture.request("x")
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("nonesuch") && error.contains("claude_code"),
+        "{error}"
+    );
+    let error = orchestrator
+        .create_session(fixture.request("bad name;rm"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("invalid session name"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_exits_is_an_error_with_its_exit_status() {
+    let fixture = Fixture::new();
+    let script = fixture.home.path().join("script.toml");
+    std::fs::write(
+        &script,
+        "[[rules]]\nmatch = \"crash\"\nexit_code = 7\nerror = \"boom\"\ndelay_ms = 50\n",
+    )
+    .unwrap();
+    let (orchestrator, _mux) = fixture.start().await;
+    let mut request = fixture.request("crash");
+    request
+        .env_vars
+        .insert("CAO_MOCK_AGENT_SCRIPT".into(), script.display().to_string());
+    let terminal = orchestrator.create_session(request).await.unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    orchestrator
+        .send_input(&terminal.id, "please crash")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let error = orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(error.contains("failed"), "{error}");
+    assert_eq!(
+        orchestrator.status(&terminal.id).unwrap(),
+        TerminalStatus::Error
+    );
+    let refused = orchestrator
+        .send_input(&terminal.id, "again")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, OrchestratorError::Conflict(_)),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_orchestrator_re_adopts_live_terminals_without_restarting_them() {
+    let fixture = Fixture::new();
+    let terminal = {
+        let (orchestrator, mux) = fixture.start().await;
+        let terminal = orchestrator
+            .create_session(fixture.request("adopt"))
+            .await
+            .unwrap();
+        orchestrator
+            .wait_for_status(&terminal.id, ready, DEADLINE)
+            .await
+            .unwrap();
+        orchestrator.stop_watching();
+        mux.shutdown().await;
+        terminal
+    };
+    let (orchestrator, _mux) = fixture.start().await;
+    assert!(orchestrator
+        .get_terminal(&terminal.id)
+        .unwrap()
+        .status
+        .is_ready());
+    orchestrator
+        .send_input(&terminal.id, "after restart")
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(
+        orchestrator
+            .output(&terminal.id, OutputMode::Last)
+            .await
+            .unwrap(),
+        "echo: after restart"
+    );
+    // The agent was not restarted: one process saw both nothing before and this input after.
+    assert_eq!(fixture.logged_inputs(), vec!["after restart".to_string()]);
+}

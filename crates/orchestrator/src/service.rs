@@ -1,0 +1,1322 @@
+//! The orchestrator service: terminals (agent CLIs in panes), sessions, input, output and the
+//! live status of each, over a [`Multiplexer`].
+//!
+//! Every surface (HTTP API, CLI, MCP) is a thin client of [`Orchestrator`]. It persists a
+//! terminal before it starts one, resolves the agent binary before anything is created (a
+//! missing binary fails at once, naming the binary and how to install it, and leaves nothing
+//! behind), launches the CLI by argv with the server's own `PATH` and environment, and keeps
+//! one status reader per terminal that runs only when the pane writes something.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cao_mux::{
+    Capture, CaptureRange, LaunchSpec, Multiplexer, MuxError, PaneEvent, PaneRef, Placement,
+};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::home::{CaoHome, HomeError};
+use crate::profile::{ProfileCatalog, ProfileError};
+use crate::provider::{
+    ExitStep, LaunchContext, PackError, PackRegistry, ProviderPack, SystemPromptDelivery,
+};
+use crate::store::{NewTerminal, Store, StoreError, TerminalRow};
+use crate::watcher::{StatusMachine, Watch, DEBOUNCE};
+use crate::TerminalStatus;
+
+/// The pane user option (`@cao_terminal_id`) that names a pane's terminal.
+pub const TERMINAL_ID_KEY: &str = "cao_terminal_id";
+
+/// Session names cao creates start with this.
+pub const SESSION_PREFIX: &str = "cao-";
+
+/// How long input waits for a starting terminal to become ready, unless the profile says.
+pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// History kept for `output?mode=full` and extraction.
+const HISTORY_LINES: u32 = 10_000;
+
+/// Why an orchestrator call failed; each message is one line naming the cause and the fix.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for OrchestratorError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { .. } => OrchestratorError::NotFound(error.to_string()),
+            StoreError::Constraint(_) => OrchestratorError::Conflict(error.to_string()),
+            other => OrchestratorError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<MuxError> for OrchestratorError {
+    fn from(error: MuxError) -> Self {
+        match error {
+            MuxError::Invalid { .. } => OrchestratorError::Invalid(error.to_string()),
+            MuxError::SessionExists(_) => OrchestratorError::Conflict(error.to_string()),
+            MuxError::NoSession(_) | MuxError::NoPane(_) => {
+                OrchestratorError::NotFound(error.to_string())
+            }
+            MuxError::Unavailable(_) | MuxError::TooOld { .. } => {
+                OrchestratorError::Unavailable(error.to_string())
+            }
+            MuxError::Command { .. } => OrchestratorError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<ProfileError> for OrchestratorError {
+    fn from(error: ProfileError) -> Self {
+        match error {
+            ProfileError::NotFound { .. } => OrchestratorError::NotFound(error.to_string()),
+            ProfileError::Io { .. } | ProfileError::Home(_) => {
+                OrchestratorError::Internal(error.to_string())
+            }
+            other => OrchestratorError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<PackError> for OrchestratorError {
+    fn from(error: PackError) -> Self {
+        match error {
+            PackError::UnknownProvider { .. } => OrchestratorError::NotFound(error.to_string()),
+            other => OrchestratorError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<HomeError> for OrchestratorError {
+    fn from(error: HomeError) -> Self {
+        OrchestratorError::Internal(error.to_string())
+    }
+}
+
+/// What a caller asks for when it creates a terminal.
+#[derive(Debug, Clone, Default)]
+pub struct CreateTerminal {
+    pub agent_profile: String,
+    pub provider: Option<String>,
+    /// With or without the `cao-` prefix; generated when absent (new sessions only).
+    pub session_name: Option<String>,
+    pub working_directory: Option<String>,
+    pub env_vars: BTreeMap<String, String>,
+    pub model: Option<String>,
+    pub allowed_tools: Option<Vec<String>>,
+    /// The terminal that asks (a supervisor creating a worker).
+    pub caller_id: Option<String>,
+    /// Sent as the first input once the terminal is ready.
+    pub initial_message: Option<String>,
+}
+
+/// A terminal as the API shows it (CAO's shape plus a few fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Terminal {
+    pub id: String,
+    /// The window name (`<profile>-<4hex>`).
+    pub name: String,
+    pub provider: String,
+    pub session_name: String,
+    pub agent_profile: String,
+    pub status: TerminalStatus,
+    pub working_directory: Option<String>,
+    pub created_at: String,
+    pub last_active: Option<String>,
+    pub creator_id: Option<String>,
+}
+
+/// A session as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub name: String,
+    /// `active` while it has live terminals.
+    pub status: String,
+    pub terminal_count: u32,
+    pub created_at: String,
+}
+
+/// A session with its terminals, oldest (the conductor) first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionDetail {
+    pub session: SessionInfo,
+    pub terminals: Vec<Terminal>,
+}
+
+/// A provider pack and whether its CLI is installed where the server can see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub binary: String,
+    pub installed: bool,
+    pub path: Option<String>,
+    pub aliases: Vec<String>,
+    pub install_hint: String,
+}
+
+/// Which output a caller wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// The whole history.
+    Full,
+    /// The pack's extraction of the last reply.
+    Last,
+}
+
+impl OutputMode {
+    pub fn parse(text: &str) -> Result<OutputMode, OrchestratorError> {
+        match text {
+            "full" => Ok(OutputMode::Full),
+            "last" => Ok(OutputMode::Last),
+            other => Err(OrchestratorError::Invalid(format!(
+                "unknown output mode '{other}': use 'full' or 'last'"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputMode::Full => "full",
+            OutputMode::Last => "last",
+        }
+    }
+}
+
+/// Something the orchestrator did or saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OrchestratorEvent {
+    Status {
+        terminal_id: String,
+        status: TerminalStatus,
+        /// Set when the status is `error` because the CLI exited.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    TerminalCreated {
+        terminal_id: String,
+        session_name: String,
+    },
+    TerminalDeleted {
+        terminal_id: String,
+    },
+}
+
+/// How the orchestrator is set up.
+pub struct OrchestratorConfig {
+    pub home: CaoHome,
+    pub mux: Arc<dyn Multiplexer>,
+    /// The `cao` executable (for the mock agent and the MCP server command).
+    pub cao_binary: PathBuf,
+    /// The provider used when neither the request nor the profile names one.
+    pub default_provider: String,
+    /// The `PATH` launched CLIs get (and binaries are resolved in): the server's own.
+    pub path: OsString,
+}
+
+impl OrchestratorConfig {
+    /// Defaults from the process: `CAO_PROVIDER` (else `claude_code`), the process `PATH` and
+    /// executable.
+    pub fn new(home: CaoHome, mux: Arc<dyn Multiplexer>) -> OrchestratorConfig {
+        OrchestratorConfig {
+            home,
+            mux,
+            cao_binary: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cao")),
+            default_provider: std::env::var("CAO_PROVIDER")
+                .ok()
+                .filter(|value| !value.is_empty())
+                .unwrap_or_else(|| "claude_code".to_string()),
+            path: std::env::var_os("PATH").unwrap_or_default(),
+        }
+    }
+}
+
+/// Per-terminal runtime state.
+struct Live {
+    pane: PaneRef,
+    pack: Arc<ProviderPack>,
+    watch: Arc<Watch>,
+    machine: Arc<Mutex<StatusMachine>>,
+    /// Serializes input to the terminal.
+    input: Arc<tokio::sync::Mutex<()>>,
+    init_timeout: Duration,
+    exit_reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Clone for Live {
+    fn clone(&self) -> Self {
+        Live {
+            pane: self.pane.clone(),
+            pack: self.pack.clone(),
+            watch: self.watch.clone(),
+            machine: self.machine.clone(),
+            input: self.input.clone(),
+            init_timeout: self.init_timeout,
+            exit_reason: self.exit_reason.clone(),
+        }
+    }
+}
+
+struct Inner {
+    home: CaoHome,
+    store: Store,
+    mux: Arc<dyn Multiplexer>,
+    packs: PackRegistry,
+    profiles: ProfileCatalog,
+    cao_binary: PathBuf,
+    default_provider: String,
+    path: OsString,
+    live: Mutex<HashMap<String, Live>>,
+    by_pane: Mutex<HashMap<PaneRef, String>>,
+    events: broadcast::Sender<OrchestratorEvent>,
+}
+
+/// The orchestrator. Cheap to clone.
+#[derive(Clone)]
+pub struct Orchestrator {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Critical sections are single map operations; a poisoned lock holds consistent data.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn random_hex(bytes: usize) -> Result<String, OrchestratorError> {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer)
+        .map_err(|error| OrchestratorError::Internal(format!("no randomness: {error}")))?;
+    Ok(buffer.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+/// `name` → `cao-name`; a name that already has the prefix is kept.
+pub fn session_name(name: &str) -> String {
+    if name.starts_with(SESSION_PREFIX) {
+        name.to_string()
+    } else {
+        format!("{SESSION_PREFIX}{name}")
+    }
+}
+
+fn check_session_name(name: &str) -> Result<(), OrchestratorError> {
+    let valid = name.len() <= 100
+        && name.len() > SESSION_PREFIX.len()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(OrchestratorError::Invalid(format!(
+            "invalid session name '{}': use letters, digits, '_' and '-' (at most 100 characters)",
+            name.escape_debug()
+        )))
+    }
+}
+
+/// Looks `program` up: an absolute or relative path is checked as is, a bare name in `path`.
+fn resolve_program(program: &str, path: &OsString) -> Option<PathBuf> {
+    let executable = |candidate: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        candidate
+            .metadata()
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let candidate = PathBuf::from(program);
+        return executable(&candidate).then_some(candidate);
+    }
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+}
+
+fn key_is_valid(key: &str) -> bool {
+    const NAMED: &[&str] = &[
+        "Enter", "Escape", "Tab", "BTab", "BSpace", "Space", "Up", "Down", "Left", "Right", "Home",
+        "End", "PageUp", "PageDown", "PPage", "NPage", "Insert", "Delete", "DC", "IC",
+    ];
+    if NAMED.contains(&key) {
+        return true;
+    }
+    if let Some(number) = key.strip_prefix('F') {
+        if number.parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) {
+            return true;
+        }
+    }
+    let base = key
+        .strip_prefix("C-")
+        .or_else(|| key.strip_prefix("M-"))
+        .or_else(|| key.strip_prefix("S-"))
+        .unwrap_or(key);
+    let mut chars = base.chars();
+    matches!((chars.next(), chars.next()), (Some(c), None) if c.is_ascii_graphic())
+        || (base != key && NAMED.contains(&base))
+}
+
+impl Orchestrator {
+    /// Opens the store, loads packs and profiles, checks the multiplexer, re-adopts the live
+    /// terminals it finds, and starts the status engine.
+    pub async fn start(config: OrchestratorConfig) -> Result<Orchestrator, OrchestratorError> {
+        config.home.ensure_dirs()?;
+        let store = Store::open(&config.home.db_path())?;
+        let packs = PackRegistry::load(Some(&config.home.providers_dir()))?;
+        let profiles = ProfileCatalog::new(&config.home);
+        let (events, _) = broadcast::channel(4096);
+        let orchestrator = Orchestrator {
+            inner: Arc::new(Inner {
+                home: config.home,
+                store,
+                mux: config.mux,
+                packs,
+                profiles,
+                cao_binary: config.cao_binary,
+                default_provider: config.default_provider,
+                path: config.path,
+                live: Mutex::new(HashMap::new()),
+                by_pane: Mutex::new(HashMap::new()),
+                events,
+            }),
+        };
+        orchestrator.start_router();
+        orchestrator.adopt().await?;
+        Ok(orchestrator)
+    }
+
+    /// The data directory.
+    pub fn home(&self) -> &CaoHome {
+        &self.inner.home
+    }
+
+    /// The store (for the layers that add tables of their own, such as the inbox).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The agent profiles.
+    pub fn profiles(&self) -> &ProfileCatalog {
+        &self.inner.profiles
+    }
+
+    /// The provider packs.
+    pub fn packs(&self) -> &PackRegistry {
+        &self.inner.packs
+    }
+
+    /// The multiplexer underneath.
+    pub fn mux(&self) -> &Arc<dyn Multiplexer> {
+        &self.inner.mux
+    }
+
+    /// Events: status changes, terminals created and deleted.
+    pub fn subscribe(&self) -> broadcast::Receiver<OrchestratorEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Every pack with its binary looked up in the server's `PATH`.
+    pub fn providers(&self) -> Vec<ProviderInfo> {
+        self.inner
+            .packs
+            .list()
+            .iter()
+            .map(|pack| {
+                let path = if pack.name == "mock" {
+                    Some(self.inner.cao_binary.clone())
+                } else {
+                    pack.resolve_binary(&self.inner.path)
+                };
+                ProviderInfo {
+                    name: pack.name.clone(),
+                    binary: pack.binary.clone(),
+                    installed: path.is_some(),
+                    path: path.map(|path| path.display().to_string()),
+                    aliases: pack.aliases.clone(),
+                    install_hint: pack.install_hint.clone(),
+                }
+            })
+            .collect()
+    }
+
+    // ----- sessions -------------------------------------------------------------------------
+
+    /// Creates a new session whose first terminal (the conductor) runs `request`.
+    pub async fn create_session(
+        &self,
+        request: CreateTerminal,
+    ) -> Result<Terminal, OrchestratorError> {
+        let session = match &request.session_name {
+            Some(name) => session_name(name),
+            None => format!("{SESSION_PREFIX}{}", random_hex(4)?),
+        };
+        check_session_name(&session)?;
+        if self.inner.mux.session_exists(&session).await?
+            || !self
+                .inner
+                .store
+                .list_terminals_by_session(&session)?
+                .is_empty()
+        {
+            return Err(OrchestratorError::Conflict(format!(
+                "session '{session}' already exists: pick another --session-name or delete it first (cao shutdown --session {session})"
+            )));
+        }
+        self.create_terminal(&session, Placement::NewSession, request)
+            .await
+    }
+
+    /// Adds a terminal to an existing session.
+    pub async fn create_terminal_in_session(
+        &self,
+        session: &str,
+        request: CreateTerminal,
+    ) -> Result<Terminal, OrchestratorError> {
+        let session = session_name(session);
+        check_session_name(&session)?;
+        if !self.inner.mux.session_exists(&session).await? {
+            return Err(OrchestratorError::NotFound(format!(
+                "session '{session}' does not exist (list them with `cao session list`)"
+            )));
+        }
+        self.create_terminal(&session, Placement::NewWindow, request)
+            .await
+    }
+
+    /// The sessions with live terminals.
+    pub fn list_sessions(&self) -> Result<Vec<SessionInfo>, OrchestratorError> {
+        Ok(self
+            .inner
+            .store
+            .sessions()?
+            .into_iter()
+            .map(|summary| SessionInfo {
+                id: summary.session_name.clone(),
+                name: summary.session_name,
+                status: "active".into(),
+                terminal_count: summary.terminal_count,
+                created_at: summary.created_at,
+            })
+            .collect())
+    }
+
+    /// One session and its terminals.
+    pub fn get_session(&self, name: &str) -> Result<SessionDetail, OrchestratorError> {
+        let name = session_name(name);
+        let terminals = self.list_terminals(&name)?;
+        let Some(first) = terminals.first() else {
+            return Err(OrchestratorError::NotFound(format!(
+                "session '{name}' does not exist (list them with `cao session list`)"
+            )));
+        };
+        Ok(SessionDetail {
+            session: SessionInfo {
+                id: name.clone(),
+                name,
+                status: "active".into(),
+                terminal_count: terminals.len() as u32,
+                created_at: first.created_at.clone(),
+            },
+            terminals,
+        })
+    }
+
+    /// Deletes every terminal of a session (saving their scrollback), then the session.
+    pub async fn delete_session(&self, name: &str) -> Result<Vec<String>, OrchestratorError> {
+        let name = session_name(name);
+        check_session_name(&name)?;
+        let rows = self.inner.store.list_terminals_by_session(&name)?;
+        let exists = self.inner.mux.session_exists(&name).await?;
+        if rows.is_empty() && !exists {
+            return Err(OrchestratorError::NotFound(format!(
+                "session '{name}' does not exist (list them with `cao session list`)"
+            )));
+        }
+        let mut deleted = Vec::new();
+        for row in rows {
+            self.delete_terminal(&row.id).await?;
+            deleted.push(row.id);
+        }
+        if self.inner.mux.session_exists(&name).await? {
+            self.inner.mux.kill_session(&name).await?;
+        }
+        Ok(deleted)
+    }
+
+    // ----- terminals ------------------------------------------------------------------------
+
+    /// The live terminals of a session, oldest first.
+    pub fn list_terminals(&self, session: &str) -> Result<Vec<Terminal>, OrchestratorError> {
+        let session = session_name(session);
+        Ok(self
+            .inner
+            .store
+            .list_terminals_by_session(&session)?
+            .into_iter()
+            .map(|row| self.terminal_from_row(row))
+            .collect())
+    }
+
+    /// One terminal.
+    pub fn get_terminal(&self, id: &str) -> Result<Terminal, OrchestratorError> {
+        Ok(self.terminal_from_row(self.row(id)?))
+    }
+
+    /// The current status of a terminal.
+    pub fn status(&self, id: &str) -> Result<TerminalStatus, OrchestratorError> {
+        Ok(self.get_terminal(id)?.status)
+    }
+
+    fn row(&self, id: &str) -> Result<TerminalRow, OrchestratorError> {
+        match self.inner.store.get_terminal(id)? {
+            Some(row) if row.exited_at.is_none() => Ok(row),
+            _ => Err(OrchestratorError::NotFound(format!(
+                "terminal '{}' does not exist (list them with `cao session status <session>`)",
+                id.escape_debug()
+            ))),
+        }
+    }
+
+    fn terminal_from_row(&self, row: TerminalRow) -> Terminal {
+        let status = lock(&self.inner.live)
+            .get(&row.id)
+            .map(|live| *live.watch.status.borrow())
+            .unwrap_or(row.status);
+        Terminal {
+            id: row.id,
+            name: row.window_name,
+            provider: row.provider,
+            session_name: row.session_name,
+            agent_profile: row.agent_profile,
+            status,
+            working_directory: row.working_directory,
+            created_at: row.created_at,
+            last_active: Some(row.updated_at),
+            creator_id: row.creator_id,
+        }
+    }
+
+    fn live(&self, id: &str) -> Result<Live, OrchestratorError> {
+        self.row(id)?;
+        lock(&self.inner.live).get(id).cloned().ok_or_else(|| {
+            OrchestratorError::Conflict(format!(
+                "terminal '{id}' has no pane any more: delete it (cao terminal delete {id}) or restore it (cao terminal restore {id})"
+            ))
+        })
+    }
+
+    async fn create_terminal(
+        &self,
+        session: &str,
+        placement: Placement,
+        request: CreateTerminal,
+    ) -> Result<Terminal, OrchestratorError> {
+        let inner = &self.inner;
+        let profile = inner.profiles.find(&request.agent_profile)?;
+        let provider = request
+            .provider
+            .clone()
+            .or_else(|| profile.provider.clone())
+            .unwrap_or_else(|| inner.default_provider.clone());
+        let pack = Arc::new(inner.packs.get(&provider)?.clone());
+        let terminal_id = random_hex(4)?;
+        let window = format!("{}-{}", window_stem(&profile.name), random_hex(2)?);
+        let working_directory = match &request.working_directory {
+            Some(dir) => {
+                let path = PathBuf::from(dir);
+                if !path.is_dir() {
+                    return Err(OrchestratorError::Invalid(format!(
+                        "working directory '{dir}' does not exist or is not a directory"
+                    )));
+                }
+                path
+            }
+            None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        };
+        for key in request.env_vars.keys() {
+            if !crate::profile::env::is_var_name(key) {
+                return Err(OrchestratorError::Invalid(format!(
+                    "environment variable name '{}' is invalid: use letters, digits and '_'",
+                    key.escape_debug()
+                )));
+            }
+        }
+        let config_dir = inner.home.terminal_config_dir(&terminal_id);
+        let system_prompt = match pack.system_prompt {
+            SystemPromptDelivery::Launch => profile.system_prompt.clone(),
+            SystemPromptDelivery::FirstMessage => String::new(),
+        };
+        let launch = pack.render_launch(&LaunchContext {
+            terminal_id: terminal_id.clone(),
+            profile_name: profile.name.clone(),
+            system_prompt,
+            model: request.model.clone().or_else(|| profile.model.clone()),
+            working_directory: working_directory.clone(),
+            config_dir: config_dir.clone(),
+            cao_mcp_command: vec![
+                inner.cao_binary.display().to_string(),
+                "mcp-server".to_string(),
+            ],
+            cao_binary: inner.cao_binary.clone(),
+            mock_script: std::env::var_os("CAO_MOCK_AGENT_SCRIPT").map(PathBuf::from),
+            extra_env: Vec::new(),
+        })?;
+        // Pre-flight: the CLI must exist where the pane will look for it.
+        let program = launch.argv.first().cloned().unwrap_or_default();
+        let Some(resolved) = resolve_program(&program, &inner.path) else {
+            return Err(OrchestratorError::Unavailable(format!(
+                "{program} ({}) is not installed or not on the server's PATH: {}",
+                pack.name, pack.install_hint
+            )));
+        };
+        let mut argv = launch.argv.clone();
+        argv[0] = resolved.display().to_string();
+
+        // Persist, then act; undo both if the pane cannot be made.
+        let row = inner.store.insert_terminal(&NewTerminal {
+            id: terminal_id.clone(),
+            session_name: session.to_string(),
+            window_name: window.clone(),
+            pane_ref: None,
+            provider: pack.name.clone(),
+            agent_profile: profile.name.clone(),
+            working_directory: Some(working_directory.display().to_string()),
+            creator_id: request.caller_id.clone(),
+            allowed_tools: request
+                .allowed_tools
+                .clone()
+                .or_else(|| profile.allowed_tools.clone()),
+        })?;
+        let spawned = self
+            .spawn_pane(
+                session,
+                &window,
+                placement,
+                &terminal_id,
+                argv,
+                &launch.env,
+                &launch.files,
+                &config_dir,
+                &request.env_vars,
+                &working_directory,
+            )
+            .await;
+        let pane = match spawned {
+            Ok(pane) => pane,
+            Err(error) => {
+                let _ = inner.store.delete_terminal(&terminal_id);
+                let _ = std::fs::remove_dir_all(&config_dir);
+                return Err(error);
+            }
+        };
+        inner.store.set_terminal_pane(&terminal_id, pane.as_str())?;
+        let init_timeout = profile
+            .provider_init_timeout
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_INIT_TIMEOUT);
+        self.watch_terminal(
+            &terminal_id,
+            pane,
+            pack.clone(),
+            init_timeout,
+            TerminalStatus::Unknown,
+        );
+        let _ = inner.store.append_event(
+            Some(&terminal_id),
+            "terminal.created",
+            &serde_json::json!({"session": session, "provider": pack.name, "profile": profile.name}),
+        );
+        let _ = inner.events.send(OrchestratorEvent::TerminalCreated {
+            terminal_id: terminal_id.clone(),
+            session_name: session.to_string(),
+        });
+
+        let mut first_input = Vec::new();
+        if pack.system_prompt == SystemPromptDelivery::FirstMessage
+            && !profile.system_prompt.trim().is_empty()
+        {
+            first_input.push(profile.system_prompt.clone());
+        }
+        if let Some(message) = &request.initial_message {
+            first_input.push(message.clone());
+        }
+        if !first_input.is_empty() {
+            let orchestrator = self.clone();
+            let id = terminal_id.clone();
+            let text = first_input.join("\n\n");
+            tokio::spawn(async move {
+                if let Err(error) = orchestrator.send_input(&id, &text).await {
+                    tracing::warn!(terminal = %id, %error, "initial message not delivered");
+                }
+            });
+        }
+        Ok(self.terminal_from_row(row))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn spawn_pane(
+        &self,
+        session: &str,
+        window: &str,
+        placement: Placement,
+        terminal_id: &str,
+        argv: Vec<String>,
+        pack_env: &[(String, String)],
+        files: &[(PathBuf, String)],
+        config_dir: &Path,
+        request_env: &BTreeMap<String, String>,
+        working_directory: &Path,
+    ) -> Result<PaneRef, OrchestratorError> {
+        let write_error = |path: &Path, error: std::io::Error| {
+            OrchestratorError::Internal(format!("cannot write {}: {error}", path.display()))
+        };
+        std::fs::create_dir_all(config_dir).map_err(|error| write_error(config_dir, error))?;
+        for (path, text) in files {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|error| write_error(parent, error))?;
+            }
+            std::fs::write(path, text).map_err(|error| write_error(path, error))?;
+        }
+        // The pane gets the server's PATH (a login shell in the pane must not hide what the
+        // server found) and identity before anything the pack or caller adds.
+        let mut env: Vec<(String, String)> = vec![
+            (
+                "PATH".to_string(),
+                self.inner.path.to_string_lossy().into_owned(),
+            ),
+            ("CAO_TERMINAL_ID".to_string(), terminal_id.to_string()),
+            (
+                "CAO_HOME_DIR".to_string(),
+                self.inner.home.root().display().to_string(),
+            ),
+        ];
+        env.extend(pack_env.iter().cloned());
+        env.extend(request_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let spec = LaunchSpec {
+            session: session.to_string(),
+            window: window.to_string(),
+            argv: Some(argv),
+            env,
+            cwd: Some(working_directory.to_path_buf()),
+            size: Some((200, 50)),
+            identity: BTreeMap::from([(TERMINAL_ID_KEY.to_string(), terminal_id.to_string())]),
+        };
+        let info = self.inner.mux.spawn(&spec, placement).await?;
+        Ok(info.pane)
+    }
+
+    fn watch_terminal(
+        &self,
+        terminal_id: &str,
+        pane: PaneRef,
+        pack: Arc<ProviderPack>,
+        init_timeout: Duration,
+        initial: TerminalStatus,
+    ) {
+        let watch = Watch::new(initial);
+        let machine = Arc::new(Mutex::new(StatusMachine::default()));
+        let live = Live {
+            pane: pane.clone(),
+            pack,
+            watch: watch.clone(),
+            machine,
+            input: Arc::new(tokio::sync::Mutex::new(())),
+            init_timeout,
+            exit_reason: Arc::new(Mutex::new(None)),
+        };
+        lock(&self.inner.live).insert(terminal_id.to_string(), live.clone());
+        lock(&self.inner.by_pane).insert(pane, terminal_id.to_string());
+        let orchestrator = self.clone();
+        let id = terminal_id.to_string();
+        tokio::spawn(async move { orchestrator.read_status_loop(id, live).await });
+    }
+
+    /// Routes pane events to the terminals' readers.
+    fn start_router(&self) {
+        let mut events = self.inner.mux.events();
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let event = events.recv().await;
+                let Some(inner) = weak.upgrade() else { return };
+                match event {
+                    Ok(PaneEvent::Output(pane)) => {
+                        if let Some(watch) = watch_of(&inner, &pane) {
+                            watch.poke();
+                        }
+                    }
+                    Ok(PaneEvent::Exited(pane)) => {
+                        if let Some(watch) = watch_of(&inner, &pane) {
+                            watch.mark_died();
+                        }
+                    }
+                    Ok(PaneEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        for live in lock(&inner.live).values() {
+                            live.watch.poke();
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// One terminal's status reader: waits for a poke, lets output settle, reads the screen.
+    async fn read_status_loop(self, terminal_id: String, live: Live) {
+        let mut dialogs_answered = 0u32;
+        loop {
+            if live.watch.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            if !live.watch.dirty.load(Ordering::SeqCst) {
+                live.watch.wake.notified().await;
+                continue;
+            }
+            tokio::time::sleep(DEBOUNCE).await;
+            live.watch.dirty.store(false, Ordering::SeqCst);
+            if live.watch.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            let screen = match self.inner.mux.capture(&live.pane, Capture::SCREEN).await {
+                Ok(screen) => screen,
+                Err(MuxError::NoPane(_)) => {
+                    self.record_death(&terminal_id, &live, "its pane was closed".into());
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(terminal = %terminal_id, %error, "screen capture failed");
+                    continue;
+                }
+            };
+            let mut reading = live.pack.classify(&screen);
+            let died = live.watch.died.load(Ordering::SeqCst) || reading == TerminalStatus::Error;
+            if died {
+                if let Ok(facts) = self.inner.mux.facts(&live.pane).await {
+                    if facts.dead {
+                        let reason = match facts.exit_status {
+                            Some(code) => format!("{} exited with status {code}", live.pack.binary),
+                            None => format!("{} exited", live.pack.binary),
+                        };
+                        self.record_death(&terminal_id, &live, reason);
+                        continue;
+                    }
+                }
+                if reading != TerminalStatus::Error {
+                    live.watch.died.store(false, Ordering::SeqCst);
+                }
+            }
+            // Start-up dialogs (trust, theme…) are answered while the CLI is not ready yet.
+            if !live.watch.status.borrow().is_ready() && dialogs_answered < 8 {
+                if let Some(dialog) = live.pack.dialog_for(&screen) {
+                    dialogs_answered += 1;
+                    tracing::debug!(terminal = %terminal_id, dialog = %dialog.name, "answering a start-up dialog");
+                    let _ = self.inner.mux.send_keys(&live.pane, &dialog.keys).await;
+                    reading = TerminalStatus::Unknown;
+                }
+            }
+            let status = lock(&live.machine).observe(reading);
+            self.publish(&terminal_id, &live, status, None);
+        }
+    }
+
+    fn record_death(&self, terminal_id: &str, live: &Live, reason: String) {
+        let status = lock(&live.machine).pane_died();
+        *lock(&live.exit_reason) = Some(reason.clone());
+        self.publish(terminal_id, live, status, Some(reason));
+    }
+
+    fn publish(
+        &self,
+        terminal_id: &str,
+        live: &Live,
+        status: TerminalStatus,
+        reason: Option<String>,
+    ) {
+        let changed = live.watch.status.send_if_modified(|current| {
+            if *current == status {
+                false
+            } else {
+                *current = status;
+                true
+            }
+        });
+        if !changed {
+            return;
+        }
+        let _ = self.inner.store.update_terminal_status(terminal_id, status);
+        let _ = self.inner.store.append_event(
+            Some(terminal_id),
+            "terminal.status",
+            &serde_json::json!({"status": status, "reason": reason}),
+        );
+        let _ = self.inner.events.send(OrchestratorEvent::Status {
+            terminal_id: terminal_id.to_string(),
+            status,
+            reason,
+        });
+    }
+
+    /// Waits until the terminal's status satisfies `accept`, failing early when it errors.
+    pub async fn wait_for_status(
+        &self,
+        id: &str,
+        accept: impl Fn(TerminalStatus) -> bool,
+        timeout: Duration,
+    ) -> Result<TerminalStatus, OrchestratorError> {
+        let live = self.live(id)?;
+        let mut receiver = live.watch.status.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let status = *receiver.borrow_and_update();
+            if accept(status) {
+                return Ok(status);
+            }
+            if status == TerminalStatus::Error && !accept(TerminalStatus::Error) {
+                let reason = lock(&live.exit_reason)
+                    .clone()
+                    .unwrap_or_else(|| "its screen shows an error".into());
+                return Err(OrchestratorError::Unavailable(format!(
+                    "terminal {id} failed: {reason}; see its output (cao terminal output {id})"
+                )));
+            }
+            match tokio::time::timeout_at(deadline, receiver.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    return Err(OrchestratorError::NotFound(format!(
+                        "terminal {id} was deleted while waiting"
+                    )))
+                }
+                Err(_) => {
+                    return Err(OrchestratorError::Timeout(format!(
+                        "terminal {id} is still '{status}' after {:.0?}",
+                        timeout
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Types `message` into the terminal and submits it: serialized per terminal, waiting for a
+    /// starting CLI to become ready first.
+    pub async fn send_input(&self, id: &str, message: &str) -> Result<(), OrchestratorError> {
+        if message.contains('\0') {
+            return Err(OrchestratorError::Invalid(
+                "the message contains a NUL byte, which no terminal can carry".into(),
+            ));
+        }
+        let live = self.live(id)?;
+        let _turn = live.input.lock().await;
+        let status = *live.watch.status.borrow();
+        match status {
+            TerminalStatus::WaitingUserAnswer => {
+                return Err(OrchestratorError::Conflict(format!(
+                    "terminal {id} is waiting for an answer to a prompt: answer it first (cao terminal key {id} …)"
+                )))
+            }
+            TerminalStatus::Error => {
+                let reason = lock(&live.exit_reason)
+                    .clone()
+                    .unwrap_or_else(|| "its screen shows an error".into());
+                return Err(OrchestratorError::Conflict(format!(
+                    "terminal {id} cannot take input: {reason}"
+                )));
+            }
+            TerminalStatus::Unknown => {
+                self.wait_for_status(id, TerminalStatus::is_ready, live.init_timeout)
+                    .await?;
+            }
+            _ => {}
+        }
+        self.type_and_submit(&live, message).await?;
+        let status = lock(&live.machine).input_sent();
+        self.publish(id, &live, status, None);
+        live.watch.poke();
+        let _ = self.inner.store.append_event(
+            Some(id),
+            "terminal.input",
+            &serde_json::json!({"bytes": message.len()}),
+        );
+        Ok(())
+    }
+
+    async fn type_and_submit(&self, live: &Live, text: &str) -> Result<(), OrchestratorError> {
+        let mux = &self.inner.mux;
+        if live.pack.input.paste {
+            mux.paste(&live.pane, text, true).await?;
+        } else {
+            mux.paste(&live.pane, text, false).await?;
+        }
+        tokio::time::sleep(Duration::from_millis(live.pack.input.submit_delay_ms)).await;
+        let enters = vec!["Enter".to_string(); live.pack.input.enter_count.max(1) as usize];
+        mux.send_keys(&live.pane, &enters).await?;
+        Ok(())
+    }
+
+    /// Sends one key by tmux name (`Enter`, `C-c`, `y`, `Down`, …).
+    pub async fn send_key(&self, id: &str, key: &str) -> Result<(), OrchestratorError> {
+        if !key_is_valid(key) {
+            return Err(OrchestratorError::Invalid(format!(
+                "unknown key '{}': use a key name such as Enter, Escape, Tab, Up, C-c, y",
+                key.escape_debug()
+            )));
+        }
+        let live = self.live(id)?;
+        let _turn = live.input.lock().await;
+        self.inner
+            .mux
+            .send_keys(&live.pane, &[key.to_string()])
+            .await?;
+        if key == "Enter" {
+            // An answered prompt or submitted line starts a new turn.
+            let status = lock(&live.machine).input_sent();
+            self.publish(id, &live, status, None);
+        }
+        live.watch.poke();
+        Ok(())
+    }
+
+    /// The terminal's history (`full`) or its last reply (`last`).
+    pub async fn output(&self, id: &str, mode: OutputMode) -> Result<String, OrchestratorError> {
+        let live = self.live(id)?;
+        let history = self
+            .inner
+            .mux
+            .capture(
+                &live.pane,
+                Capture {
+                    range: CaptureRange::WithHistory(HISTORY_LINES),
+                    join_wrapped: true,
+                },
+            )
+            .await?;
+        match mode {
+            OutputMode::Full => Ok(history),
+            OutputMode::Last => live.pack.extract_last_response(&history).ok_or_else(|| {
+                OrchestratorError::NotFound(format!(
+                    "terminal {id} shows no reply yet: wait for status 'completed', or read mode=full"
+                ))
+            }),
+        }
+    }
+
+    /// Runs the pack's exit sequence (`/exit`, `C-c C-c`, …).
+    pub async fn exit_terminal(&self, id: &str) -> Result<(), OrchestratorError> {
+        let live = self.live(id)?;
+        let _turn = live.input.lock().await;
+        for step in &live.pack.exit {
+            match step {
+                ExitStep::Text { text } => self.type_and_submit(&live, text).await?,
+                ExitStep::Keys { keys } => self.inner.mux.send_keys(&live.pane, keys).await?,
+                ExitStep::Wait { wait_ms } => {
+                    tokio::time::sleep(Duration::from_millis(*wait_ms)).await
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the terminal's program currently is.
+    pub async fn working_directory(&self, id: &str) -> Result<Option<String>, OrchestratorError> {
+        let live = self.live(id)?;
+        let facts = self.inner.mux.facts(&live.pane).await?;
+        Ok(facts.cwd.map(|path| path.display().to_string()))
+    }
+
+    /// Saves the scrollback to the terminal's log, ends its process tree and removes it.
+    pub async fn delete_terminal(&self, id: &str) -> Result<(), OrchestratorError> {
+        let row = self.row(id)?;
+        let live = lock(&self.inner.live).remove(id);
+        if let Some(live) = &live {
+            live.watch.close();
+            lock(&self.inner.by_pane).remove(&live.pane);
+        }
+        let pane = live
+            .map(|live| live.pane)
+            .or_else(|| row.pane_ref.clone().map(PaneRef));
+        if let Some(pane) = pane {
+            if let Ok(history) = self
+                .inner
+                .mux
+                .capture(
+                    &pane,
+                    Capture {
+                        range: CaptureRange::All,
+                        join_wrapped: true,
+                    },
+                )
+                .await
+            {
+                let log = self.inner.home.terminal_log(id);
+                if let Some(parent) = log.parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                if let Err(error) = std::fs::write(&log, history) {
+                    tracing::warn!(terminal = %id, %error, "could not save the scrollback");
+                }
+            }
+            self.inner.mux.kill_pane(&pane).await?;
+        }
+        self.inner.store.mark_terminal_exited(id, "deleted")?;
+        let _ = std::fs::remove_dir_all(self.inner.home.terminal_config_dir(id));
+        let _ = self
+            .inner
+            .store
+            .append_event(Some(id), "terminal.deleted", &serde_json::json!({}));
+        let _ = self.inner.events.send(OrchestratorEvent::TerminalDeleted {
+            terminal_id: id.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Re-adopts terminals whose panes are still alive (after a server restart); terminals
+    /// whose panes are gone are marked exited.
+    async fn adopt(&self) -> Result<(), OrchestratorError> {
+        let rows = self.inner.store.list_terminals()?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let panes = self.inner.mux.list().await?;
+        let by_id: HashMap<&str, &cao_mux::PaneInfo> = panes
+            .iter()
+            .filter_map(|pane| {
+                pane.identity
+                    .get(TERMINAL_ID_KEY)
+                    .map(|id| (id.as_str(), pane))
+            })
+            .collect();
+        for row in rows {
+            let Some(pane) = by_id.get(row.id.as_str()) else {
+                self.inner
+                    .store
+                    .mark_terminal_exited(&row.id, "its pane was gone when the server started")?;
+                continue;
+            };
+            let Ok(pack) = self.inner.packs.get(&row.provider) else {
+                tracing::warn!(terminal = %row.id, provider = %row.provider, "no pack for an adopted terminal");
+                continue;
+            };
+            self.inner.mux.watch(&pane.pane).await?;
+            if pane.pane.as_str() != row.pane_ref.as_deref().unwrap_or("") {
+                self.inner
+                    .store
+                    .set_terminal_pane(&row.id, pane.pane.as_str())?;
+            }
+            let init_timeout = self
+                .inner
+                .profiles
+                .find(&row.agent_profile)
+                .ok()
+                .and_then(|profile| profile.provider_init_timeout)
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_INIT_TIMEOUT);
+            self.watch_terminal(
+                &row.id,
+                pane.pane.clone(),
+                Arc::new(pack.clone()),
+                init_timeout,
+                row.status,
+            );
+            tracing::info!(terminal = %row.id, pane = %pane.pane, "re-adopted a live terminal");
+        }
+        Ok(())
+    }
+
+    /// Stops the status readers (the panes keep running).
+    pub fn stop_watching(&self) {
+        for live in lock(&self.inner.live).values() {
+            live.watch.close();
+        }
+    }
+
+    /// How long a typed input waits between paste and Enter, for callers that time things.
+    pub fn elapsed_since(start: Instant) -> Duration {
+        start.elapsed()
+    }
+}
+
+fn watch_of(inner: &Inner, pane: &PaneRef) -> Option<Arc<Watch>> {
+    let id = lock(&inner.by_pane).get(pane).cloned()?;
+    lock(&inner.live).get(&id).map(|live| live.watch.clone())
+}
+
+/// A profile name made safe for a window name.
+fn window_stem(profile: &str) -> String {
+    let stem: String = profile
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    if stem.is_empty() {
+        "agent".into()
+    } else {
+        stem
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_are_checked() {
+        for key in [
+            "Enter", "C-c", "y", "1", "Down", "F5", "M-x", "Escape", "C-Up",
+        ] {
+            assert!(key_is_valid(key), "{key}");
+        }
+        for key in ["", "Enter;", "rm -rf", "C-", "F13", "\u{1b}"] {
+            assert!(!key_is_valid(key), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn session_names_get_the_prefix_once_and_are_checked() {
+        assert_eq!(session_name("team"), "cao-team");
+        assert_eq!(session_name("cao-team"), "cao-team");
+        assert!(check_session_name("cao-team_1").is_ok());
+        for bad in ["cao-", "cao-a b", "cao-a;b", "cao-a.b", "cao-a:b"] {
+            assert!(check_session_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn programs_resolve_in_the_given_path_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("agent-cli");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = OsString::from(dir.path());
+        assert_eq!(resolve_program("agent-cli", &path), Some(program.clone()));
+        assert_eq!(resolve_program("missing-cli", &path), None);
+        assert_eq!(
+            resolve_program(program.to_str().unwrap(), &OsString::new()),
+            Some(program)
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! The status engine: pane events in, terminal statuses out.
+//!
+//! A pane that writes output is marked dirty; after a short debounce its visible screen is
+//! captured once and classified by the terminal's provider pack, then a small state machine
+//! turns the raw reading into the terminal's status. Idle panes write nothing, so they cost
+//! nothing: no timer runs and no tmux command is sent for them.
+//!
+//! The state machine ([`StatusMachine`]) is pure and tested on its own:
+//! - a ready status (idle, completed) stays until new input is sent, so TUI redraws that look
+//!   different for a frame do not flap it;
+//! - after input, a return to a ready screen counts as `completed` only once the terminal was
+//!   seen working (or its screen says completed), so the instant between paste and pickup is
+//!   not mistaken for a finished turn;
+//! - a dead pane is `error` for good.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::TerminalStatus;
+
+/// How long output must settle before the screen is read.
+pub const DEBOUNCE: Duration = Duration::from_millis(30);
+
+/// The pure part of the status engine for one terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusMachine {
+    status: TerminalStatus,
+    /// Input was sent and no ready screen has been accepted since.
+    awaiting_reply: bool,
+    /// The terminal was seen working since the last input.
+    seen_working: bool,
+    /// The pane's program exited.
+    dead: bool,
+}
+
+impl Default for StatusMachine {
+    fn default() -> Self {
+        StatusMachine {
+            status: TerminalStatus::Unknown,
+            awaiting_reply: false,
+            seen_working: false,
+            dead: false,
+        }
+    }
+}
+
+impl StatusMachine {
+    /// The current status.
+    pub fn status(&self) -> TerminalStatus {
+        self.status
+    }
+
+    /// Input was just submitted: ready statuses are released and the terminal counts as
+    /// working from now on, so a waiter for the end of this turn cannot see the last one's.
+    pub fn input_sent(&mut self) -> TerminalStatus {
+        if self.dead {
+            return self.status;
+        }
+        self.awaiting_reply = true;
+        self.seen_working = false;
+        self.status = TerminalStatus::Processing;
+        self.status
+    }
+
+    /// The program exited.
+    pub fn pane_died(&mut self) -> TerminalStatus {
+        self.dead = true;
+        self.status = TerminalStatus::Error;
+        self.status
+    }
+
+    /// A classified screen; returns the new status.
+    pub fn observe(&mut self, reading: TerminalStatus) -> TerminalStatus {
+        if self.dead {
+            return self.status;
+        }
+        let next = match reading {
+            TerminalStatus::Processing | TerminalStatus::WaitingUserAnswer => {
+                if self.awaiting_reply {
+                    self.seen_working = true;
+                }
+                reading
+            }
+            TerminalStatus::Idle | TerminalStatus::Completed if self.awaiting_reply => {
+                if self.seen_working || reading == TerminalStatus::Completed {
+                    self.awaiting_reply = false;
+                    TerminalStatus::Completed
+                } else {
+                    // Not picked up yet: keep what we had (the input is on its way).
+                    match self.status {
+                        TerminalStatus::Idle
+                        | TerminalStatus::Completed
+                        | TerminalStatus::Unknown => TerminalStatus::Processing,
+                        other => other,
+                    }
+                }
+            }
+            TerminalStatus::Idle if self.status == TerminalStatus::Completed => {
+                TerminalStatus::Completed
+            }
+            TerminalStatus::Unknown if self.status.is_ready() => self.status,
+            other => other,
+        };
+        self.status = next;
+        next
+    }
+}
+
+/// One watched terminal's shared handle: the status channel waiters subscribe to, and the
+/// dirty flag the event router sets.
+#[derive(Debug)]
+pub struct Watch {
+    pub status: watch::Sender<TerminalStatus>,
+    pub wake: Notify,
+    pub dirty: AtomicBool,
+    pub died: AtomicBool,
+    pub closed: AtomicBool,
+}
+
+impl Watch {
+    pub fn new(initial: TerminalStatus) -> Arc<Watch> {
+        Arc::new(Watch {
+            status: watch::channel(initial).0,
+            wake: Notify::new(),
+            dirty: AtomicBool::new(true),
+            died: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Marks the screen as changed and wakes the terminal's reader.
+    pub fn poke(&self) {
+        self.dirty.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Marks the program as exited and wakes the reader.
+    pub fn mark_died(&self) {
+        self.died.store(true, Ordering::SeqCst);
+        self.poke();
+    }
+
+    /// Stops the reader.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TerminalStatus::*;
+
+    fn run(machine: &mut StatusMachine, readings: &[TerminalStatus]) -> Vec<TerminalStatus> {
+        readings
+            .iter()
+            .map(|&reading| machine.observe(reading))
+            .collect()
+    }
+
+    #[test]
+    fn a_turn_goes_idle_processing_completed_and_stays_completed() {
+        let mut machine = StatusMachine::default();
+        assert_eq!(run(&mut machine, &[Unknown, Idle]), [Unknown, Idle]);
+        machine.input_sent();
+        assert_eq!(
+            run(
+                &mut machine,
+                &[Idle, Processing, Processing, Completed, Idle, Unknown]
+            ),
+            [Processing, Processing, Processing, Completed, Completed, Completed]
+        );
+    }
+
+    #[test]
+    fn a_ready_screen_after_working_is_completed_even_when_it_looks_idle() {
+        let mut machine = StatusMachine::default();
+        run(&mut machine, &[Idle]);
+        machine.input_sent();
+        assert_eq!(
+            run(&mut machine, &[Processing, Idle]),
+            [Processing, Completed]
+        );
+    }
+
+    #[test]
+    fn an_approval_prompt_counts_as_working_and_is_reported() {
+        let mut machine = StatusMachine::default();
+        run(&mut machine, &[Idle]);
+        machine.input_sent();
+        assert_eq!(
+            run(&mut machine, &[WaitingUserAnswer, Processing, Idle]),
+            [WaitingUserAnswer, Processing, Completed]
+        );
+    }
+
+    #[test]
+    fn a_dead_pane_is_an_error_for_good() {
+        let mut machine = StatusMachine::default();
+        run(&mut machine, &[Idle]);
+        assert_eq!(machine.pane_died(), Error);
+        machine.input_sent();
+        assert_eq!(run(&mut machine, &[Idle, Completed]), [Error, Error]);
+    }
+
+    #[test]
+    fn startup_dialogs_are_reported_before_readiness() {
+        let mut machine = StatusMachine::default();
+        assert_eq!(
+            run(&mut machine, &[Unknown, WaitingUserAnswer, Idle]),
+            [Unknown, WaitingUserAnswer, Idle]
+        );
+    }
+
+    #[test]
+    fn an_error_screen_is_reported_and_recovers_when_the_cli_does() {
+        let mut machine = StatusMachine::default();
+        assert_eq!(run(&mut machine, &[Error, Idle]), [Error, Idle]);
+    }
+}
