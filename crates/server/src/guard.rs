@@ -54,7 +54,7 @@ impl Guard {
         match split_authority(authority) {
             Some(host) => {
                 let host = host.to_ascii_lowercase();
-                self.allowed_hosts.iter().any(|allowed| *allowed == host)
+                self.allowed_hosts.contains(&host)
             }
             None => false,
         }
@@ -102,7 +102,8 @@ fn split_authority(authority: &str) -> Option<&str> {
             None => (authority, None),
         }
     };
-    let port_ok = port.is_none_or(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    let port_ok =
+        port.is_none_or(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
     (!host.is_empty() && port_ok).then_some(host)
 }
 
@@ -115,7 +116,9 @@ fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
     let difference = presented
         .iter()
         .zip(expected)
-        .fold(0u8, |accumulated, (left, right)| accumulated | (left ^ right));
+        .fold(0u8, |accumulated, (left, right)| {
+            accumulated | (left ^ right)
+        });
     std::hint::black_box(difference) == 0
 }
 
@@ -126,7 +129,7 @@ fn is_state_changing(method: &Method) -> bool {
     )
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).map(|value| value.to_str().unwrap_or(""))
 }
 
@@ -138,7 +141,12 @@ pub(crate) async fn check_host_and_origin(
 ) -> Result<Response, ApiError> {
     let guard = state.guard();
     let host = header_text(request.headers(), header::HOST)
-        .or_else(|| request.uri().authority().map(|authority| authority.as_str()))
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        })
         .unwrap_or("");
     if !guard.host_allowed(host) {
         return Err(ApiError::Forbidden(format!(
@@ -219,7 +227,11 @@ mod tests {
     #[test]
     fn origins() {
         let guard = guard(AuthMode::Disabled);
-        for good in ["http://localhost:3000", "https://127.0.0.1", "http://[::1]:8080"] {
+        for good in [
+            "http://localhost:3000",
+            "https://127.0.0.1",
+            "http://[::1]:8080",
+        ] {
             assert!(guard.origin_allowed(good), "{good}");
         }
         for bad in [
@@ -236,14 +248,14 @@ mod tests {
 
     #[test]
     fn tokens() {
-        let guard = guard(AuthMode::Token("abc123".to_string()));
-        assert!(guard.token_ok(Some("Bearer abc123")));
-        assert!(guard.token_ok(Some("bearer abc123")));
-        assert!(!guard.token_ok(None));
-        assert!(!guard.token_ok(Some("Bearer abc124")));
-        assert!(!guard.token_ok(Some("Bearer abc12")));
-        assert!(!guard.token_ok(Some("Basic abc123")));
-        assert!(!guard.token_ok(Some("abc123")));
-        assert!(super::guard(AuthMode::Disabled).token_ok(None));
+        let token_guard = guard(AuthMode::Token("abc123".to_string()));
+        assert!(token_guard.token_ok(Some("Bearer abc123")));
+        assert!(token_guard.token_ok(Some("bearer abc123")));
+        assert!(!token_guard.token_ok(None));
+        assert!(!token_guard.token_ok(Some("Bearer abc124")));
+        assert!(!token_guard.token_ok(Some("Bearer abc12")));
+        assert!(!token_guard.token_ok(Some("Basic abc123")));
+        assert!(!token_guard.token_ok(Some("abc123")));
+        assert!(guard(AuthMode::Disabled).token_ok(None));
     }
 }

@@ -214,14 +214,9 @@ pub(crate) async fn output(
     Path(terminal_id): Path<String>,
     Params(params): Params<OutputParams>,
 ) -> Reply {
-    let mode_name = params.mode.unwrap_or_else(|| "full".to_string());
-    let mode = OutputMode::parse(&mode_name).ok_or_else(|| {
-        ApiError::Unprocessable(format!(
-            "unknown output mode '{mode_name}': use mode=full or mode=last"
-        ))
-    })?;
+    let mode = OutputMode::parse(params.mode.as_deref().unwrap_or("full"))?;
     let output = state.orchestrator().output(&terminal_id, mode).await?;
-    ok(json!({ "output": output, "mode": mode_name }))
+    ok(json!({ "output": output, "mode": mode.as_str() }))
 }
 
 pub(crate) async fn exit_terminal(
@@ -244,10 +239,7 @@ pub(crate) async fn list_profiles(State(state): State<AppState>) -> Reply {
     ok(state.orchestrator().profiles().list())
 }
 
-pub(crate) async fn get_profile(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Reply {
+pub(crate) async fn get_profile(State(state): State<AppState>, Path(name): Path<String>) -> Reply {
     ok(state.orchestrator().profiles().find(&name)?)
 }
 

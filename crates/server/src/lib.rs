@@ -31,7 +31,6 @@ mod handlers;
 mod openapi;
 mod params;
 mod routes;
-mod shim;
 mod state;
 
 use std::future::Future;
@@ -47,10 +46,8 @@ pub use config::{AuthMode, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_PORT};
 pub use error::{ApiError, ServerError};
 
 /// The orchestrator API this server translates to.
-pub(crate) mod orchestrator {
-    pub use crate::shim::*;
-}
-pub use orchestrator::Orchestrator;
+pub(crate) use cao_orchestrator::service as orchestrator;
+pub use cao_orchestrator::service::Orchestrator;
 
 /// The API as an axum router, guards included. Long-lived streams (`/events`) end only when
 /// their client leaves; [`serve`] also ends them on shutdown.
@@ -78,13 +75,15 @@ fn build_router(
             protected = protected.route(route.path, method_router);
         }
     }
-    let protected =
-        protected.route_layer(from_fn_with_state(state.clone(), guard::check_token));
+    let protected = protected.route_layer(from_fn_with_state(state.clone(), guard::check_token));
     public
         .merge(protected)
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(from_fn_with_state(state.clone(), guard::check_host_and_origin))
+        .layer(from_fn_with_state(
+            state.clone(),
+            guard::check_host_and_origin,
+        ))
         .with_state(state)
 }
 

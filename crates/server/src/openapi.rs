@@ -156,9 +156,18 @@ mod tests {
         let mut ids = std::collections::BTreeSet::new();
         for route in ROUTES {
             let operation = &document["paths"][route.path][route.verb.name()];
-            assert!(operation.is_object(), "{} {}", route.verb.name(), route.path);
+            assert!(
+                operation.is_object(),
+                "{} {}",
+                route.verb.name(),
+                route.path
+            );
             assert!(ids.insert(operation["operationId"].as_str().unwrap().to_string()));
-            for param in route.params.iter().filter(|param| param.place == Place::Path) {
+            for param in route
+                .params
+                .iter()
+                .filter(|param| param.place == Place::Path)
+            {
                 assert!(route.path.contains(&format!("{{{}}}", param.name)));
             }
         }

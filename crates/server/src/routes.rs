@@ -154,7 +154,11 @@ pub(crate) static ROUTES: &[Route] = &[
         params: &[
             AGENT_PROFILE,
             PROVIDER,
-            field("session_name", false, "The session name (default: generated)."),
+            field(
+                "session_name",
+                false,
+                "The session name (default: generated).",
+            ),
             WORKING_DIRECTORY,
             ALLOWED_TOOLS,
             MODEL,
@@ -188,7 +192,10 @@ pub(crate) static ROUTES: &[Route] = &[
         summary: "Stop every terminal of a session and remove it.",
         public: false,
         params: &[SESSION],
-        success: (200, "`{success, deleted: [session], errors: [], terminal_ids}`"),
+        success: (
+            200,
+            "`{success, deleted: [session], errors: [], terminal_ids}`",
+        ),
         handler: |verb| on(verb, handlers::delete_session),
     },
     Route {
@@ -244,8 +251,16 @@ pub(crate) static ROUTES: &[Route] = &[
         public: false,
         params: &[
             TERMINAL,
-            field("message", true, "The text; prefer the JSON body for long text."),
-            field("sender_id", false, "The sending terminal (accepted, not recorded)."),
+            field(
+                "message",
+                true,
+                "The text; prefer the JSON body for long text.",
+            ),
+            field(
+                "sender_id",
+                false,
+                "The sending terminal (accepted, not recorded).",
+            ),
         ],
         success: (200, "`{success: true}`"),
         handler: |verb| on(verb, handlers::send_input),
@@ -264,7 +279,10 @@ pub(crate) static ROUTES: &[Route] = &[
         path: "/terminals/{terminal_id}/output",
         summary: "The terminal's output: the full scrollback or the last reply.",
         public: false,
-        params: &[TERMINAL, field("mode", false, "`full` (default) or `last`.")],
+        params: &[
+            TERMINAL,
+            field("mode", false, "`full` (default) or `last`."),
+        ],
         success: (200, "`{output, mode}`"),
         handler: |verb| on(verb, handlers::output),
     },
