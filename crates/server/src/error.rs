@@ -41,6 +41,9 @@ pub enum ApiError {
     /// No route has this path (404).
     #[error("Not Found")]
     NoRoute,
+    /// The path exists but not with this method (405).
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
 }
 
 impl ApiError {
@@ -70,6 +73,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 }

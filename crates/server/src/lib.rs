@@ -5,7 +5,7 @@
 //! names in a JSON body — the body wins), the guards (Host against DNS rebinding, Origin on
 //! state-changing methods against CSRF, a bearer token, a body-size limit) and the mapping of
 //! orchestrator errors to FastAPI's `{"detail": "…"}` bodies. Every route is one entry of
-//! [`routes`]' table; the router and `/openapi.json` are both built from it.
+//! the table in `routes.rs`; the router and `/openapi.json` are both built from it.
 //!
 //! What it is not: any orchestration. Each handler turns one request into one
 //! [`Orchestrator`] call and its result into JSON. It does not parse signals either: the
@@ -79,6 +79,7 @@ fn build_router(
     public
         .merge(protected)
         .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(from_fn_with_state(
             state.clone(),
