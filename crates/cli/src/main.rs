@@ -1,6 +1,9 @@
 //! The `cao` binary: every subcommand is a thin shell over the library crates.
 
+mod agents_cli;
 mod bench;
+mod bench_status;
+mod client;
 mod demo;
 mod mock_agent;
 mod provider_cli;
@@ -45,6 +48,29 @@ enum Command {
     },
     /// A scripted agent-like terminal program for tests and the offline demo.
     MockAgent(mock_agent::MockAgentArgs),
+    /// Starts a session with an agent profile as its conductor (starts the server if needed).
+    Launch(agents_cli::LaunchArgs),
+    /// Sessions: list, status, send.
+    Session {
+        #[command(subcommand)]
+        command: agents_cli::SessionCommand,
+    },
+    /// One terminal: get, output, send, key, exit, delete.
+    Terminal {
+        #[command(subcommand)]
+        command: agents_cli::TerminalCommand,
+    },
+    /// Deletes sessions and ends their agents.
+    Shutdown(agents_cli::ShutdownArgs),
+    /// Where this shell is: cao session, terminal, server and data directory.
+    Info,
+    /// Installs an agent profile (a built-in name or a file) into the local store.
+    Install(agents_cli::InstallArgs),
+    /// Agent profiles: list, show, validate, remove.
+    Profile {
+        #[command(subcommand)]
+        command: agents_cli::ProfileCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +117,21 @@ enum EngineChoice {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Screen change -> status event latency and the tmux commands idle terminals cost, with
+    /// real mock agents on a private tmux server.
+    Status {
+        /// Idle mock-agent terminals to start.
+        #[arg(long, default_value_t = 50)]
+        terminals: usize,
+        /// Turns timed on one terminal.
+        #[arg(long, default_value_t = 30)]
+        turns: usize,
+        /// Seconds the idle terminals are watched.
+        #[arg(long, default_value_t = 5)]
+        idle_seconds: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Raw `tmux -C` ceiling vs the control engine, the subprocess engine and a bare fork.
     Tmux {
         /// Commands per pipelined round.
@@ -118,7 +159,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            match error.downcast_ref::<client::Exit>() {
+                Some(exit) => ExitCode::from(exit.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -152,6 +196,24 @@ fn run(cli: Cli) -> Result<()> {
             }),
         },
         Command::Bench { command } => match command {
+            BenchCommand::Status {
+                terminals,
+                turns,
+                idle_seconds,
+                json,
+            } => {
+                let result = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()?
+                    .block_on(bench_status::run(terminals, turns, idle_seconds))?;
+                if json {
+                    println!("{}", serde_json::to_string(&result)?);
+                } else {
+                    bench_status::print(&result);
+                }
+                Ok(())
+            }
             BenchCommand::Tmux { ops, rounds, json } => {
                 let measurements =
                     runtime()?.block_on(bench::run(&bench::BenchSettings { ops, rounds }))?;
@@ -166,6 +228,13 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::MockAgent(args) => mock_agent::run(args),
+        Command::Launch(args) => runtime()?.block_on(agents_cli::launch(args, &socket)),
+        Command::Session { command } => runtime()?.block_on(agents_cli::session(command)),
+        Command::Terminal { command } => runtime()?.block_on(agents_cli::terminal(command)),
+        Command::Shutdown(args) => runtime()?.block_on(agents_cli::shutdown(args)),
+        Command::Info => agents_cli::info(),
+        Command::Install(args) => agents_cli::install(args),
+        Command::Profile { command } => agents_cli::profile(command),
     }
 }
 

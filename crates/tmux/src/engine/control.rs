@@ -95,6 +95,8 @@ impl ControlOptions {
 /// Counters describing the engine's life, for tests and reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ControlStats {
+    /// Commands callers asked for (each command of a batch counts).
+    pub requests: u64,
     pub connections: u64,
     pub pauses: u64,
     pub continues: u64,
@@ -556,6 +558,7 @@ impl Engine for ControlEngine {
     }
 
     async fn execute(&self, mut command: TmuxCommand) -> Result<CommandOutput, EngineError> {
+        lock(&self.inner.stats).requests += 1;
         check_argv(&command.argv)?;
         let route = route(&command);
         if route == Route::OwnConnection {
@@ -634,12 +637,14 @@ impl Engine for ControlEngine {
                 && canonical(command) != Some("kill-server")
         });
         if !pipelinable || commands.len() < 2 {
+            // Counted by execute().
             let mut results = Vec::with_capacity(commands.len());
             for command in commands {
                 results.push(self.execute(command).await);
             }
             return results;
         }
+        lock(&self.inner.stats).requests += commands.len() as u64;
         let may_start = commands.iter().any(starts_server);
         let socket = &self.inner.options.socket;
         for attempt in 1..=2 {
