@@ -20,9 +20,6 @@ pub enum ApiError {
     /// The request's parameters or body have the wrong shape (422, as FastAPI).
     #[error("{0}")]
     Unprocessable(String),
-    /// A parameter has a value the route does not accept (400).
-    #[error("{0}")]
-    BadRequest(String),
     /// The body is larger than the configured limit (413).
     #[error("request body is larger than {limit} bytes: send less (the limit guards the server's memory)")]
     PayloadTooLarge {
@@ -68,7 +65,6 @@ impl ApiError {
                 }
             },
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
