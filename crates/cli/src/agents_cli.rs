@@ -475,7 +475,10 @@ async fn stop_server(client: &Client) -> Result<()> {
     // SAFETY: signal 0 only checks that the pid exists.
     while unsafe { libc::kill(pid, 0) } == 0 {
         if std::time::Instant::now() > deadline {
-            return Err(exit(EXIT_FAILURE, format!("the server (pid {pid}) did not stop within 10 s")));
+            return Err(exit(
+                EXIT_FAILURE,
+                format!("the server (pid {pid}) did not stop within 10 s"),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

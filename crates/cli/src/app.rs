@@ -1,4 +1,3 @@
-
 use crate::agents_cli;
 use crate::bench;
 use crate::bench_status;
@@ -110,7 +109,7 @@ enum TmuxCommand {
 
 /// Which engine talks to tmux.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum EngineChoice {
+pub(crate) enum EngineChoice {
     /// One persistent control-mode connection.
     Control,
     /// One `tmux` process per command.

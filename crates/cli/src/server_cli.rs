@@ -45,7 +45,10 @@ pub fn run(args: ServerArgs, socket: &Socket) -> Result<()> {
     let host: IpAddr = args.host.parse().map_err(|_| {
         exit(
             EXIT_FAILURE,
-            format!("--host '{}' is not an IP address (use 127.0.0.1)", args.host),
+            format!(
+                "--host '{}' is not an IP address (use 127.0.0.1)",
+                args.host
+            ),
         )
     })?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -55,7 +58,9 @@ pub fn run(args: ServerArgs, socket: &Socket) -> Result<()> {
         let home = CaoHome::from_env()?;
         home.ensure_dirs()?;
         let auth = if args.no_auth {
-            tracing::warn!("serving without a bearer token: any local process can drive your agents");
+            tracing::warn!(
+                "serving without a bearer token: any local process can drive your agents"
+            );
             eprintln!("warning: --no-auth: any local process can drive your agents");
             AuthMode::Disabled
         } else {
@@ -69,7 +74,9 @@ pub fn run(args: ServerArgs, socket: &Socket) -> Result<()> {
             ControlOptions::new(socket.clone()),
             vec![TERMINAL_ID_KEY.to_string()],
         ));
-        mux.check().await.map_err(|error| exit(EXIT_FAILURE, error.to_string()))?;
+        mux.check()
+            .await
+            .map_err(|error| exit(EXIT_FAILURE, error.to_string()))?;
         let orchestrator = Orchestrator::start(OrchestratorConfig::new(home.clone(), mux.clone()))
             .await
             .map_err(|error| exit(EXIT_FAILURE, error.to_string()))?;
@@ -79,7 +86,10 @@ pub fn run(args: ServerArgs, socket: &Socket) -> Result<()> {
         let _pid_file = PidFile(pid_path);
         let shutdown = async {
             use tokio::signal::unix::{signal, SignalKind};
-            match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
                 (Ok(mut terminate), Ok(mut interrupt)) => {
                     tokio::select! {
                         _ = terminate.recv() => {}

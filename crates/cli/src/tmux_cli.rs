@@ -7,7 +7,7 @@ use cao_tmux::ops::{catalog, run, Operation, ResultStatus};
 use cao_tmux::snapshot::take_snapshot;
 use cao_tmux::{Socket, TmuxVersion};
 
-use crate::EngineChoice;
+use crate::app::EngineChoice;
 
 /// The chosen engine for `socket`.
 pub fn engine(choice: EngineChoice, socket: &Socket) -> Box<dyn Engine> {
