@@ -1,6 +1,28 @@
 #!/usr/bin/env bash
-# cao's main job for now: the typed tmux layer end to end on a private tmux server.
+# cao's main job: build cao, start a session whose agent is cao's built-in mock agent, send it a
+# task headless and print its reply. Built-in defaults: data in $CAO_HOME_DIR (default
+# ~/.local/share/cao, SQLite inside), tmux socket `cao`, server on 127.0.0.1:9889.
+# Extra arguments replace the task text.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-tmux.sh
-cargo run --release --locked -p cao -- tmux demo "$@"
+cargo build --release --locked -p cao
+cao=target/release/cao
+task="${*:-Hello from cao: list three things a supervisor agent does.}"
+session="demo-$$"
+
+# The server is started by `cao launch` when none answers; stop it again only if we started it.
+started_server=1
+if curl -fsS "http://${CAO_API_HOST:-127.0.0.1}:${CAO_API_PORT:-9889}/health" >/dev/null 2>&1; then
+    started_server=0
+fi
+cleanup() {
+    if [ "$started_server" = 1 ]; then
+        "$cao" shutdown --session "$session" --server >/dev/null 2>&1 || true
+    else
+        "$cao" shutdown --session "$session" >/dev/null 2>&1 || true
+    fi
+}
+trap cleanup EXIT
+
+"$cao" launch --agents developer --provider mock --session-name "$session" --headless "$task"

@@ -1,0 +1,198 @@
+//! `cao launch`, `cao session`, `cao shutdown` and `cao server` as a user runs them: real
+//! binaries, a real server on a free 127.0.0.1 port, a private tmux server and data directory.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Env {
+    home: tempfile::TempDir,
+    socket: String,
+    port: u16,
+}
+
+impl Env {
+    fn new() -> Env {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Env {
+            home: tempfile::tempdir().unwrap(),
+            socket: format!("cao-launch-{}-{port}", std::process::id()),
+            port,
+        }
+    }
+
+    fn cao(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cao"))
+            .args(args)
+            .env("CAO_HOME_DIR", self.home.path())
+            .env("CAO_TMUX_SOCKET", &self.socket)
+            .env("CAO_API_PORT", self.port.to_string())
+            .env("CAO_API_HOST", "127.0.0.1")
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    }
+
+    /// A raw HTTP request without a token; returns the status line.
+    fn raw_request(&self, request: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.lines().next().unwrap_or("").to_string()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.home.path().join("server.pid")) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                // SAFETY: the pid our own server wrote.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_file(cao_tmux::Socket::named(&self.socket).path());
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn headless_launch_prints_the_reply_and_shutdown_leaves_nothing() {
+    let env = Env::new();
+    let task = "two lines; \"quoted\" $(not run) `nor this`\nsecond line ✓";
+    let output = env.cao(&[
+        "launch",
+        "--agents",
+        "developer",
+        "--provider",
+        "mock",
+        "--session-name",
+        "t1",
+        "--headless",
+        task,
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), format!("echo: {task}\n"));
+
+    let list = env.cao(&["session", "list", "--json"]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let sessions: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(sessions[0]["name"], "cao-t1");
+
+    let status = env.cao(&["session", "status", "t1", "--json"]);
+    let detail: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(detail["terminals"][0]["status"], "completed");
+    assert_eq!(detail["terminals"][0]["provider"], "mock");
+
+    // The API refuses callers without the token, and foreign hosts.
+    assert!(env
+        .raw_request("GET /sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .contains("401"));
+    assert!(env
+        .raw_request("GET /health HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        .contains("403"));
+
+    let shutdown = env.cao(&["shutdown", "--all", "--server"]);
+    assert!(shutdown.status.success(), "{}", text(&shutdown.stderr));
+    assert!(!env.home.path().join("server.pid").exists());
+    let sessions = Command::new("tmux")
+        .args(["-L", &env.socket, "list-sessions", "-F", "#{session_name}"])
+        .output()
+        .unwrap();
+    assert!(!text(&sessions.stdout).contains("cao-t1"));
+    let log = std::fs::read_dir(env.home.path().join("logs/terminal"))
+        .unwrap()
+        .count();
+    assert_eq!(log, 1, "the scrollback was saved");
+}
+
+#[test]
+fn bad_input_fails_fast_with_one_line_naming_the_fix() {
+    let env = Env::new();
+    let started = Instant::now();
+    let output = env.cao(&[
+        "launch",
+        "--agents",
+        "nobody",
+        "--provider",
+        "mock",
+        "--headless",
+        "x",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("nobody") && stderr.contains("developer"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let output = env.cao(&[
+        "launch",
+        "--agents",
+        "developer",
+        "--provider",
+        "nonesuch",
+        "--headless",
+        "x",
+    ]);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("nonesuch") && stderr.contains("claude_code"),
+        "{stderr}"
+    );
+
+    let output = env.cao(&[
+        "launch",
+        "--agents",
+        "developer",
+        "--provider",
+        "mock",
+        "--session-name",
+        "a;b",
+        "--headless",
+        "x",
+    ]);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("invalid session name"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    // A second server on the same port says so at once.
+    let second = env.cao(&["server", "--port", &env.port.to_string()]);
+    assert!(!second.status.success());
+    assert!(
+        text(&second.stderr).contains("already in use"),
+        "{}",
+        text(&second.stderr)
+    );
+
+    let list = env.cao(&["session", "list"]);
+    assert_eq!(text(&list.stdout).trim(), "no sessions");
+    let _ = env.cao(&["shutdown", "--server"]);
+}
+
+#[test]
+fn without_a_server_client_commands_say_how_to_start_one() {
+    let env = Env::new();
+    let output = env.cao(&["session", "list"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        text(&output.stderr).contains("cao server"),
+        "{}",
+        text(&output.stderr)
+    );
+}
