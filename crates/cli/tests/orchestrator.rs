@@ -322,3 +322,36 @@ async fn a_restarted_orchestrator_re_adopts_live_terminals_without_restarting_th
     // The agent was not restarted: one process saw both nothing before and this input after.
     assert_eq!(fixture.logged_inputs(), vec!["after restart".to_string()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_fails_fast_when_its_terminal_is_deleted() {
+    let fixture = Fixture::new();
+    let (orchestrator, _mux) = fixture.start().await;
+    let terminal = orchestrator
+        .create_session(fixture.request("waiter"))
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    let waiter = {
+        let orchestrator = orchestrator.clone();
+        let id = terminal.id.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let result = orchestrator
+                .wait_for_status(&id, |s| s == TerminalStatus::Processing, DEADLINE)
+                .await;
+            (result, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    orchestrator.delete_terminal(&terminal.id).await.unwrap();
+    let (result, elapsed) = waiter.await.unwrap();
+    assert!(
+        matches!(result, Err(OrchestratorError::NotFound(_))),
+        "{result:?}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}

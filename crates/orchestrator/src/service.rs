@@ -987,6 +987,11 @@ impl Orchestrator {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let status = *receiver.borrow_and_update();
+            if live.watch.is_closed() {
+                return Err(OrchestratorError::NotFound(format!(
+                    "terminal {id} was deleted while waiting"
+                )));
+            }
             if accept(status) {
                 return Ok(status);
             }

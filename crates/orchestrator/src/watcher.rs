@@ -143,10 +143,19 @@ impl Watch {
         self.poke();
     }
 
-    /// Stops the reader.
+    /// Stops the reader and wakes every status waiter, so they fail at once instead of
+    /// waiting out their deadline on a terminal that is gone.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         self.wake.notify_one();
+        // The sender lives as long as any clone of the terminal's handle, so waiters would
+        // never see the channel close; mark it changed to wake them.
+        self.status.send_modify(|_| {});
+    }
+
+    /// True once the terminal was deleted (or the server stopped watching it).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 }
 
