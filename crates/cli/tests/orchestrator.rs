@@ -355,3 +355,73 @@ async fn a_waiter_fails_fast_when_its_terminal_is_deleted() {
     );
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_is_not_completed_by_the_previous_turns_screen() {
+    let fixture = Fixture::new();
+    let (orchestrator, mux) = fixture.start().await;
+    let terminal = orchestrator
+        .create_session(fixture.request("stale"))
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    orchestrator
+        .send_input(&terminal.id, "first")
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    // An agent slow to react to Enter still shows the last turn's reply. Simulate one by
+    // disabling the pane's input: nothing typed arrives.
+    let panes = mux.list().await.unwrap();
+    let pane = panes
+        .iter()
+        .find(|pane| pane.identity.get("cao_terminal_id") == Some(&terminal.id))
+        .unwrap()
+        .pane
+        .to_string();
+    let input = |flag: &str| {
+        std::process::Command::new("tmux")
+            .args(["-L", &fixture.socket, "select-pane", flag, "-t", &pane])
+            .status()
+            .unwrap()
+    };
+    assert!(input("-d").success());
+    orchestrator
+        .send_input(&terminal.id, "second")
+        .await
+        .unwrap();
+    let early = orchestrator
+        .wait_for_status(
+            &terminal.id,
+            |s| s == TerminalStatus::Completed,
+            Duration::from_millis(500),
+        )
+        .await;
+    assert!(input("-e").success());
+    assert!(
+        matches!(early, Err(OrchestratorError::Timeout(_))),
+        "the new turn counted as completed before the agent saw it: {early:?}"
+    );
+    // Input is back: the same message goes through and completes its own turn.
+    orchestrator
+        .send_input(&terminal.id, "second")
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(
+        orchestrator
+            .output(&terminal.id, OutputMode::Last)
+            .await
+            .unwrap(),
+        "echo: second"
+    );
+}

@@ -260,6 +260,9 @@ struct Live {
     input: Arc<tokio::sync::Mutex<()>>,
     init_timeout: Duration,
     exit_reason: Arc<Mutex<Option<String>>>,
+    /// The screen as it was just before the last Enter: while the pane still shows exactly
+    /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
+    submitted_screen: Arc<Mutex<Option<String>>>,
 }
 
 impl Clone for Live {
@@ -272,6 +275,7 @@ impl Clone for Live {
             input: self.input.clone(),
             init_timeout: self.init_timeout,
             exit_reason: self.exit_reason.clone(),
+            submitted_screen: self.submitted_screen.clone(),
         }
     }
 }
@@ -842,6 +846,7 @@ impl Orchestrator {
             input: Arc::new(tokio::sync::Mutex::new(())),
             init_timeout,
             exit_reason: Arc::new(Mutex::new(None)),
+            submitted_screen: Arc::new(Mutex::new(None)),
         };
         lock(&self.inner.live).insert(terminal_id.to_string(), live.clone());
         lock(&self.inner.by_pane).insert(pane, terminal_id.to_string());
@@ -908,6 +913,18 @@ impl Orchestrator {
                 }
             };
             let mut reading = live.pack.classify(&screen);
+            {
+                let mut submitted = lock(&live.submitted_screen);
+                if let Some(before) = submitted.as_deref() {
+                    if before != screen {
+                        // The agent reacted to the last Enter.
+                        *submitted = None;
+                    } else if reading == TerminalStatus::Completed {
+                        // Unchanged since Enter: the reply on screen is the previous turn's.
+                        reading = TerminalStatus::Idle;
+                    }
+                }
+            }
             let died = live.watch.died.load(Ordering::SeqCst) || reading == TerminalStatus::Error;
             if died {
                 if let Ok(facts) = self.inner.mux.facts(&live.pane).await {
@@ -1071,6 +1088,9 @@ impl Orchestrator {
             mux.paste(&live.pane, text, false).await?;
         }
         tokio::time::sleep(Duration::from_millis(live.pack.input.submit_delay_ms)).await;
+        // Remember what the screen looks like before Enter, so that a slow agent's unchanged
+        // screen (still showing the last turn's reply) is not read as this turn's completion.
+        *lock(&live.submitted_screen) = mux.capture(&live.pane, Capture::SCREEN).await.ok();
         let enters = vec!["Enter".to_string(); live.pack.input.enter_count.max(1) as usize];
         mux.send_keys(&live.pane, &enters).await?;
         Ok(())
