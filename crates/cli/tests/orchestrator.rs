@@ -425,3 +425,64 @@ async fn a_turn_is_not_completed_by_the_previous_turns_screen() {
         "echo: second"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_killed_outside_cao_does_not_leave_its_agents_running_hidden() {
+    let fixture = Fixture::new();
+    let terminal = {
+        let (orchestrator, mux) = fixture.start().await;
+        let terminal = orchestrator
+            .create_session(fixture.request("outside"))
+            .await
+            .unwrap();
+        orchestrator
+            .wait_for_status(&terminal.id, ready, DEADLINE)
+            .await
+            .unwrap();
+        orchestrator.stop_watching();
+        mux.shutdown().await;
+        terminal
+    };
+    // The user removes the session by hand; its window stays linked into cao's control session.
+    let killed = std::process::Command::new("tmux")
+        .args(["-L", &fixture.socket, "kill-session", "-t", "=cao-outside"])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (orchestrator, mux) = fixture.start().await;
+    // Either the terminal is still usable, or it is gone and so is its process.
+    match orchestrator.get_terminal(&terminal.id) {
+        Ok(_) => {
+            orchestrator
+                .send_input(&terminal.id, "still here")
+                .await
+                .unwrap();
+            orchestrator
+                .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+                .await
+                .unwrap();
+            orchestrator.delete_session("outside").await.unwrap();
+        }
+        Err(error) => panic!("the terminal was dropped while its pane runs: {error}"),
+    }
+    let engine_panes = mux.list().await.unwrap();
+    assert!(
+        engine_panes
+            .iter()
+            .all(|pane| pane.identity.get("cao_terminal_id") != Some(&terminal.id)),
+        "{engine_panes:?}"
+    );
+    let windows = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &fixture.socket,
+            "list-windows",
+            "-a",
+            "-F",
+            "#{session_name}",
+        ])
+        .output()
+        .unwrap();
+    let windows = String::from_utf8_lossy(&windows.stdout);
+    assert_eq!(windows.lines().count(), 1, "{windows}");
+}
