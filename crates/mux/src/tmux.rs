@@ -394,8 +394,16 @@ impl Multiplexer for TmuxMux {
                 value.clone(),
             ]));
         }
-        self.run_batch(setup).await?;
-        self.link_for_events(window_id).await?;
+        let finished = match self.run_batch(setup).await {
+            Ok(_) => self.link_for_events(window_id).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = finished {
+            // Leave nothing behind: the half-made window and its program go.
+            let _ = self.kill_pane(&pane).await;
+            let _ = self.run(argv(&["kill-window", "-t", window_id])).await;
+            return Err(error);
+        }
         Ok(PaneInfo {
             pane,
             session: spec.session.clone(),

@@ -48,6 +48,21 @@ impl Default for StatusMachine {
 }
 
 impl StatusMachine {
+    /// A machine for a terminal adopted after a restart, whose last recorded status was
+    /// `status`: a turn that was under way is still awaited, so it ends as `completed`.
+    pub fn resume(status: TerminalStatus) -> StatusMachine {
+        let working = matches!(
+            status,
+            TerminalStatus::Processing | TerminalStatus::WaitingUserAnswer
+        );
+        StatusMachine {
+            status,
+            awaiting_reply: working,
+            seen_working: working,
+            dead: false,
+        }
+    }
+
     /// The current status.
     pub fn status(&self) -> TerminalStatus {
         self.status
@@ -214,6 +229,17 @@ mod tests {
         assert_eq!(machine.pane_died(), Error);
         machine.input_sent();
         assert_eq!(run(&mut machine, &[Idle, Completed]), [Error, Error]);
+    }
+
+    #[test]
+    fn a_turn_under_way_at_restart_ends_completed() {
+        let mut machine = StatusMachine::resume(Processing);
+        assert_eq!(
+            run(&mut machine, &[Processing, Idle, Idle]),
+            [Processing, Completed, Completed]
+        );
+        let mut machine = StatusMachine::resume(Completed);
+        assert_eq!(run(&mut machine, &[Idle]), [Completed]);
     }
 
     #[test]
