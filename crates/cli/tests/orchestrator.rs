@@ -322,3 +322,167 @@ async fn a_restarted_orchestrator_re_adopts_live_terminals_without_restarting_th
     // The agent was not restarted: one process saw both nothing before and this input after.
     assert_eq!(fixture.logged_inputs(), vec!["after restart".to_string()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_fails_fast_when_its_terminal_is_deleted() {
+    let fixture = Fixture::new();
+    let (orchestrator, _mux) = fixture.start().await;
+    let terminal = orchestrator
+        .create_session(fixture.request("waiter"))
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    let waiter = {
+        let orchestrator = orchestrator.clone();
+        let id = terminal.id.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let result = orchestrator
+                .wait_for_status(&id, |s| s == TerminalStatus::Processing, DEADLINE)
+                .await;
+            (result, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    orchestrator.delete_terminal(&terminal.id).await.unwrap();
+    let (result, elapsed) = waiter.await.unwrap();
+    assert!(
+        matches!(result, Err(OrchestratorError::NotFound(_))),
+        "{result:?}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_is_not_completed_by_the_previous_turns_screen() {
+    let fixture = Fixture::new();
+    let (orchestrator, mux) = fixture.start().await;
+    let terminal = orchestrator
+        .create_session(fixture.request("stale"))
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    orchestrator
+        .send_input(&terminal.id, "first")
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    // An agent slow to react to Enter still shows the last turn's reply. Simulate one by
+    // disabling the pane's input: nothing typed arrives.
+    let panes = mux.list().await.unwrap();
+    let pane = panes
+        .iter()
+        .find(|pane| pane.identity.get("cao_terminal_id") == Some(&terminal.id))
+        .unwrap()
+        .pane
+        .to_string();
+    let input = |flag: &str| {
+        std::process::Command::new("tmux")
+            .args(["-L", &fixture.socket, "select-pane", flag, "-t", &pane])
+            .status()
+            .unwrap()
+    };
+    assert!(input("-d").success());
+    orchestrator
+        .send_input(&terminal.id, "second")
+        .await
+        .unwrap();
+    let early = orchestrator
+        .wait_for_status(
+            &terminal.id,
+            |s| s == TerminalStatus::Completed,
+            Duration::from_millis(500),
+        )
+        .await;
+    assert!(input("-e").success());
+    assert!(
+        matches!(early, Err(OrchestratorError::Timeout(_))),
+        "the new turn counted as completed before the agent saw it: {early:?}"
+    );
+    // Input is back: the same message goes through and completes its own turn.
+    orchestrator
+        .send_input(&terminal.id, "second")
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(
+        orchestrator
+            .output(&terminal.id, OutputMode::Last)
+            .await
+            .unwrap(),
+        "echo: second"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_killed_outside_cao_does_not_leave_its_agents_running_hidden() {
+    let fixture = Fixture::new();
+    let terminal = {
+        let (orchestrator, mux) = fixture.start().await;
+        let terminal = orchestrator
+            .create_session(fixture.request("outside"))
+            .await
+            .unwrap();
+        orchestrator
+            .wait_for_status(&terminal.id, ready, DEADLINE)
+            .await
+            .unwrap();
+        orchestrator.stop_watching();
+        mux.shutdown().await;
+        terminal
+    };
+    // The user removes the session by hand; its window stays linked into cao's control session.
+    let killed = std::process::Command::new("tmux")
+        .args(["-L", &fixture.socket, "kill-session", "-t", "=cao-outside"])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (orchestrator, mux) = fixture.start().await;
+    // Either the terminal is still usable, or it is gone and so is its process.
+    match orchestrator.get_terminal(&terminal.id) {
+        Ok(_) => {
+            orchestrator
+                .send_input(&terminal.id, "still here")
+                .await
+                .unwrap();
+            orchestrator
+                .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+                .await
+                .unwrap();
+            orchestrator.delete_session("outside").await.unwrap();
+        }
+        Err(error) => panic!("the terminal was dropped while its pane runs: {error}"),
+    }
+    let engine_panes = mux.list().await.unwrap();
+    assert!(
+        engine_panes
+            .iter()
+            .all(|pane| pane.identity.get("cao_terminal_id") != Some(&terminal.id)),
+        "{engine_panes:?}"
+    );
+    let windows = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &fixture.socket,
+            "list-windows",
+            "-a",
+            "-F",
+            "#{session_name}",
+        ])
+        .output()
+        .unwrap();
+    let windows = String::from_utf8_lossy(&windows.stdout);
+    assert_eq!(windows.lines().count(), 1, "{windows}");
+}

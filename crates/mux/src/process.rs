@@ -7,15 +7,22 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-/// Every descendant of `root` (children first discovered, breadth first), without `root`.
+/// Every descendant of `root`, without `root`: children followed down, plus every process of
+/// the session `root` leads (a pane's program leads its own session), which catches helpers
+/// that were reparented away from the tree (double forks, `cmd &` from an exited shell).
 pub fn descendants(root: u32) -> Vec<u32> {
-    let parents = parent_table();
+    let table = process_table();
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    for (pid, parent) in parents {
+    for &(pid, parent, _) in &table {
         children.entry(parent).or_default().push(pid);
     }
     let mut seen = HashSet::new();
     let mut order = Vec::new();
+    for &(pid, _, session) in &table {
+        if session == root && pid != root && seen.insert(pid) {
+            order.push(pid);
+        }
+    }
     let mut queue = vec![root];
     while let Some(pid) = queue.pop() {
         for &child in children.get(&pid).map(Vec::as_slice).unwrap_or(&[]) {
@@ -28,7 +35,8 @@ pub fn descendants(root: u32) -> Vec<u32> {
     order
 }
 
-fn parent_table() -> Vec<(u32, u32)> {
+/// (pid, ppid, session id) of every process.
+fn process_table() -> Vec<(u32, u32, u32)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -44,8 +52,8 @@ fn parent_table() -> Vec<(u32, u32)> {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        if let Some(parent) = parent_from_stat(&stat) {
-            table.push((pid, parent));
+        if let (Some(parent), Some(session)) = (parent_from_stat(&stat), session_from_stat(&stat)) {
+            table.push((pid, parent, session));
         }
     }
     table
@@ -58,6 +66,12 @@ fn parent_from_stat(stat: &str) -> Option<u32> {
     let mut fields = rest.split_whitespace();
     let _state = fields.next()?;
     fields.next()?.parse().ok()
+}
+
+/// The session id field of `/proc/<pid>/stat` (state, ppid, pgrp, session).
+fn session_from_stat(stat: &str) -> Option<u32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(3)?.parse().ok()
 }
 
 fn alive(pid: u32) -> bool {
@@ -118,6 +132,7 @@ mod tests {
         assert_eq!(parent_from_stat("42 (a b) c)) S 7 42 42 0"), Some(7));
         assert_eq!(parent_from_stat("1 (init) S 0 1 1"), Some(0));
         assert_eq!(parent_from_stat("garbage"), None);
+        assert_eq!(session_from_stat("42 (a b) c)) S 7 40 41 0"), Some(41));
     }
 
     #[tokio::test]

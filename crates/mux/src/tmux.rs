@@ -394,8 +394,16 @@ impl Multiplexer for TmuxMux {
                 value.clone(),
             ]));
         }
-        self.run_batch(setup).await?;
-        self.link_for_events(window_id).await?;
+        let finished = match self.run_batch(setup).await {
+            Ok(_) => self.link_for_events(window_id).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = finished {
+            // Leave nothing behind: the half-made window and its program go.
+            let _ = self.kill_pane(&pane).await;
+            let _ = self.run(argv(&["kill-window", "-t", window_id])).await;
+            return Err(error);
+        }
         Ok(PaneInfo {
             pane,
             session: spec.session.clone(),
@@ -440,6 +448,11 @@ impl Multiplexer for TmuxMux {
         };
         let mut seen = HashSet::new();
         let mut panes = Vec::new();
+        // Windows are linked into the control session too; a pane seen only there lost its
+        // own session outside cao (`tmux kill-session`) and still runs: it is listed (under
+        // the control session's name) when it carries an identity, so it can be adopted or
+        // removed instead of running hidden for ever.
+        let mut hidden = Vec::new();
         for line in &output.stdout {
             let mut fields = line.split(SEPARATOR);
             let (Some(session), Some(window), Some(pane)) =
@@ -447,21 +460,32 @@ impl Multiplexer for TmuxMux {
             else {
                 continue;
             };
-            if session == self.control_session() || !seen.insert(pane.to_string()) {
-                continue;
-            }
             let mut identity = BTreeMap::new();
             for (key, value) in self.identity_keys.iter().zip(fields) {
                 if !value.is_empty() {
                     identity.insert(key.clone(), value.to_string());
                 }
             }
-            panes.push(PaneInfo {
+            let info = PaneInfo {
                 pane: PaneRef(pane.to_string()),
                 session: session.to_string(),
                 window: window.to_string(),
                 identity,
-            });
+            };
+            if session == self.control_session() {
+                if !info.identity.is_empty() {
+                    hidden.push(info);
+                }
+                continue;
+            }
+            if seen.insert(pane.to_string()) {
+                panes.push(info);
+            }
+        }
+        for info in hidden {
+            if seen.insert(info.pane.0.clone()) {
+                panes.push(info);
+            }
         }
         Ok(panes)
     }

@@ -260,6 +260,9 @@ struct Live {
     input: Arc<tokio::sync::Mutex<()>>,
     init_timeout: Duration,
     exit_reason: Arc<Mutex<Option<String>>>,
+    /// The screen as it was just before the last Enter: while the pane still shows exactly
+    /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
+    submitted_screen: Arc<Mutex<Option<String>>>,
 }
 
 impl Clone for Live {
@@ -272,6 +275,7 @@ impl Clone for Live {
             input: self.input.clone(),
             init_timeout: self.init_timeout,
             exit_reason: self.exit_reason.clone(),
+            submitted_screen: self.submitted_screen.clone(),
         }
     }
 }
@@ -551,11 +555,34 @@ impl Orchestrator {
                 "session '{name}' does not exist (list them with `cao session list`)"
             )));
         }
-        let mut deleted = Vec::new();
+        // Concurrently: each kill may wait out a grace period for an agent ignoring SIGTERM.
+        let mut kills = tokio::task::JoinSet::new();
         for row in rows {
-            self.delete_terminal(&row.id).await?;
-            deleted.push(row.id);
+            let orchestrator = self.clone();
+            kills.spawn(async move {
+                let result = orchestrator.delete_terminal(&row.id).await;
+                (row.id, result)
+            });
         }
+        let mut deleted = Vec::new();
+        let mut first_error = None;
+        while let Some(joined) = kills.join_next().await {
+            match joined {
+                Ok((id, Ok(()))) => deleted.push(id),
+                Ok((_, Err(error))) => {
+                    first_error.get_or_insert(error);
+                }
+                Err(error) => {
+                    first_error.get_or_insert(OrchestratorError::Internal(format!(
+                        "a terminal deletion panicked: {error}"
+                    )));
+                }
+            }
+        }
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        deleted.sort();
         if self.inner.mux.session_exists(&name).await? {
             self.inner.mux.kill_session(&name).await?;
         }
@@ -833,7 +860,7 @@ impl Orchestrator {
         initial: TerminalStatus,
     ) {
         let watch = Watch::new(initial);
-        let machine = Arc::new(Mutex::new(StatusMachine::default()));
+        let machine = Arc::new(Mutex::new(StatusMachine::resume(initial)));
         let live = Live {
             pane: pane.clone(),
             pack,
@@ -842,6 +869,7 @@ impl Orchestrator {
             input: Arc::new(tokio::sync::Mutex::new(())),
             init_timeout,
             exit_reason: Arc::new(Mutex::new(None)),
+            submitted_screen: Arc::new(Mutex::new(None)),
         };
         lock(&self.inner.live).insert(terminal_id.to_string(), live.clone());
         lock(&self.inner.by_pane).insert(pane, terminal_id.to_string());
@@ -883,6 +911,7 @@ impl Orchestrator {
     /// One terminal's status reader: waits for a poke, lets output settle, reads the screen.
     async fn read_status_loop(self, terminal_id: String, live: Live) {
         let mut dialogs_answered = 0u32;
+        let mut retry_delay = Duration::from_millis(100);
         loop {
             if live.watch.closed.load(Ordering::SeqCst) {
                 return;
@@ -903,11 +932,29 @@ impl Orchestrator {
                     return;
                 }
                 Err(error) => {
+                    // A transient failure (a reconnecting engine): read again soon, since an
+                    // agent that finished may stay quiet and never poke us again.
                     tracing::warn!(terminal = %terminal_id, %error, "screen capture failed");
+                    live.watch.dirty.store(true, Ordering::SeqCst);
+                    tokio::time::sleep(retry_delay).await;
+                    retry_delay = (retry_delay * 2).min(Duration::from_secs(2));
                     continue;
                 }
             };
+            retry_delay = Duration::from_millis(100);
             let mut reading = live.pack.classify(&screen);
+            {
+                let mut submitted = lock(&live.submitted_screen);
+                if let Some(before) = submitted.as_deref() {
+                    if before != screen {
+                        // The agent reacted to the last Enter.
+                        *submitted = None;
+                    } else if reading == TerminalStatus::Completed {
+                        // Unchanged since Enter: the reply on screen is the previous turn's.
+                        reading = TerminalStatus::Idle;
+                    }
+                }
+            }
             let died = live.watch.died.load(Ordering::SeqCst) || reading == TerminalStatus::Error;
             if died {
                 if let Ok(facts) = self.inner.mux.facts(&live.pane).await {
@@ -987,6 +1034,11 @@ impl Orchestrator {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let status = *receiver.borrow_and_update();
+            if live.watch.is_closed() {
+                return Err(OrchestratorError::NotFound(format!(
+                    "terminal {id} was deleted while waiting"
+                )));
+            }
             if accept(status) {
                 return Ok(status);
             }
@@ -1066,6 +1118,9 @@ impl Orchestrator {
             mux.paste(&live.pane, text, false).await?;
         }
         tokio::time::sleep(Duration::from_millis(live.pack.input.submit_delay_ms)).await;
+        // Remember what the screen looks like before Enter, so that a slow agent's unchanged
+        // screen (still showing the last turn's reply) is not read as this turn's completion.
+        *lock(&live.submitted_screen) = mux.capture(&live.pane, Capture::SCREEN).await.ok();
         let enters = vec!["Enter".to_string(); live.pack.input.enter_count.max(1) as usize];
         mux.send_keys(&live.pane, &enters).await?;
         Ok(())
@@ -1144,15 +1199,19 @@ impl Orchestrator {
     /// Saves the scrollback to the terminal's log, ends its process tree and removes it.
     pub async fn delete_terminal(&self, id: &str) -> Result<(), OrchestratorError> {
         let row = self.row(id)?;
-        let live = lock(&self.inner.live).remove(id);
-        if let Some(live) = &live {
-            live.watch.close();
-            lock(&self.inner.by_pane).remove(&live.pane);
-        }
+        let live = lock(&self.inner.live).get(id).cloned();
+        // No input may start while the pane is being removed.
+        let input = live.as_ref().map(|live| live.input.clone());
+        let _turn = match &input {
+            Some(input) => Some(input.lock().await),
+            None => None,
+        };
         let pane = live
-            .map(|live| live.pane)
+            .as_ref()
+            .map(|live| live.pane.clone())
             .or_else(|| row.pane_ref.clone().map(PaneRef));
-        if let Some(pane) = pane {
+        if let Some(pane) = &pane {
+            let pane = pane.clone();
             if let Ok(history) = self
                 .inner
                 .mux
@@ -1174,6 +1233,12 @@ impl Orchestrator {
                 }
             }
             self.inner.mux.kill_pane(&pane).await?;
+        }
+        // Only once the pane is gone does the terminal leave the live table (a failed kill
+        // leaves it usable and deletable again).
+        if let Some(live) = lock(&self.inner.live).remove(id) {
+            live.watch.close();
+            lock(&self.inner.by_pane).remove(&live.pane);
         }
         self.inner.store.mark_terminal_exited(id, "deleted")?;
         let _ = std::fs::remove_dir_all(self.inner.home.terminal_config_dir(id));
@@ -1214,7 +1279,14 @@ impl Orchestrator {
                 tracing::warn!(terminal = %row.id, provider = %row.provider, "no pack for an adopted terminal");
                 continue;
             };
-            self.inner.mux.watch(&pane.pane).await?;
+            if let Err(error) = self.inner.mux.watch(&pane.pane).await {
+                // One pane that vanished since the listing must not stop the server.
+                tracing::warn!(terminal = %row.id, %error, "could not re-adopt a terminal");
+                self.inner
+                    .store
+                    .mark_terminal_exited(&row.id, "its pane vanished while the server started")?;
+                continue;
+            }
             if pane.pane.as_str() != row.pane_ref.as_deref().unwrap_or("") {
                 self.inner
                     .store

@@ -48,6 +48,21 @@ impl Default for StatusMachine {
 }
 
 impl StatusMachine {
+    /// A machine for a terminal adopted after a restart, whose last recorded status was
+    /// `status`: a turn that was under way is still awaited, so it ends as `completed`.
+    pub fn resume(status: TerminalStatus) -> StatusMachine {
+        let working = matches!(
+            status,
+            TerminalStatus::Processing | TerminalStatus::WaitingUserAnswer
+        );
+        StatusMachine {
+            status,
+            awaiting_reply: working,
+            seen_working: working,
+            dead: false,
+        }
+    }
+
     /// The current status.
     pub fn status(&self) -> TerminalStatus {
         self.status
@@ -143,10 +158,19 @@ impl Watch {
         self.poke();
     }
 
-    /// Stops the reader.
+    /// Stops the reader and wakes every status waiter, so they fail at once instead of
+    /// waiting out their deadline on a terminal that is gone.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         self.wake.notify_one();
+        // The sender lives as long as any clone of the terminal's handle, so waiters would
+        // never see the channel close; mark it changed to wake them.
+        self.status.send_modify(|_| {});
+    }
+
+    /// True once the terminal was deleted (or the server stopped watching it).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 }
 
@@ -205,6 +229,17 @@ mod tests {
         assert_eq!(machine.pane_died(), Error);
         machine.input_sent();
         assert_eq!(run(&mut machine, &[Idle, Completed]), [Error, Error]);
+    }
+
+    #[test]
+    fn a_turn_under_way_at_restart_ends_completed() {
+        let mut machine = StatusMachine::resume(Processing);
+        assert_eq!(
+            run(&mut machine, &[Processing, Idle, Idle]),
+            [Processing, Completed, Completed]
+        );
+        let mut machine = StatusMachine::resume(Completed);
+        assert_eq!(run(&mut machine, &[Idle]), [Completed]);
     }
 
     #[test]
