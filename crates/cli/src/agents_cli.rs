@@ -104,6 +104,8 @@ pub enum TerminalCommand {
     Exit { id: String },
     /// Saves the scrollback, ends the CLI's process tree, removes the terminal.
     Delete { id: String },
+    /// Starts a deleted or crashed terminal again (same id, profile, provider, directory).
+    Restore { id: String },
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +421,18 @@ pub async fn terminal(command: TerminalCommand) -> Result<()> {
         }
         TerminalCommand::Delete { id } => {
             client.delete(&format!("/terminals/{id}")).await?;
+            Ok(())
+        }
+        TerminalCommand::Restore { id } => {
+            let terminal = client
+                .post(&format!("/terminals/{id}/restore"), &[], &json!({}))
+                .await?;
+            println!(
+                "restored {} in {} ({})",
+                text(&terminal, "id"),
+                text(&terminal, "session_name"),
+                text(&terminal, "name")
+            );
             Ok(())
         }
     }

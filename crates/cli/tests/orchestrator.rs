@@ -486,3 +486,50 @@ async fn a_session_killed_outside_cao_does_not_leave_its_agents_running_hidden()
     let windows = String::from_utf8_lossy(&windows.stdout);
     assert_eq!(windows.lines().count(), 1, "{windows}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_terminal_is_restored_under_the_same_id() {
+    let fixture = Fixture::new();
+    let (orchestrator, _mux) = fixture.start().await;
+    let terminal = orchestrator
+        .create_session(fixture.request("restore"))
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    orchestrator.delete_terminal(&terminal.id).await.unwrap();
+    assert!(orchestrator.get_terminal(&terminal.id).is_err());
+    let running = orchestrator.restore_terminal("ffffffff").await.unwrap_err();
+    assert!(
+        matches!(running, OrchestratorError::NotFound(_)),
+        "{running}"
+    );
+
+    let restored = orchestrator.restore_terminal(&terminal.id).await.unwrap();
+    assert_eq!(restored.id, terminal.id);
+    assert_eq!(restored.session_name, "cao-restore");
+    assert_eq!(restored.agent_profile, "developer");
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    let again = orchestrator
+        .restore_terminal(&terminal.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(again, OrchestratorError::Conflict(_)), "{again}");
+    orchestrator.send_input(&terminal.id, "back").await.unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(
+        orchestrator
+            .output(&terminal.id, OutputMode::Last)
+            .await
+            .unwrap(),
+        "echo: back"
+    );
+}

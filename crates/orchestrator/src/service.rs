@@ -651,11 +651,60 @@ impl Orchestrator {
         })
     }
 
+    /// Starts an exited (deleted, crashed) terminal again under the same id, with its profile,
+    /// provider, working directory and creator, in a new window of its session (the session is
+    /// made again when it is gone).
+    pub async fn restore_terminal(&self, id: &str) -> Result<Terminal, OrchestratorError> {
+        let Some(row) = self.inner.store.get_terminal(id)? else {
+            return Err(OrchestratorError::NotFound(format!(
+                "terminal '{}' was never created here",
+                id.escape_debug()
+            )));
+        };
+        if row.exited_at.is_none() && lock(&self.inner.live).contains_key(id) {
+            let live = self.live(id)?;
+            if *live.watch.status.borrow() != TerminalStatus::Error {
+                return Err(OrchestratorError::Conflict(format!(
+                    "terminal {id} is still running: nothing to restore"
+                )));
+            }
+            // A crashed CLI: its dead pane is removed first.
+            self.delete_terminal(id).await?;
+        }
+        let placement = if self.inner.mux.session_exists(&row.session_name).await? {
+            Placement::NewWindow
+        } else {
+            Placement::NewSession
+        };
+        let request = CreateTerminal {
+            agent_profile: row.agent_profile.clone(),
+            provider: Some(row.provider.clone()),
+            session_name: Some(row.session_name.clone()),
+            working_directory: row.working_directory.clone(),
+            allowed_tools: row.allowed_tools.clone(),
+            caller_id: row.creator_id.clone(),
+            ..CreateTerminal::default()
+        };
+        self.launch_terminal(&row.session_name, placement, request, Some(row.id))
+            .await
+    }
+
     async fn create_terminal(
         &self,
         session: &str,
         placement: Placement,
         request: CreateTerminal,
+    ) -> Result<Terminal, OrchestratorError> {
+        self.launch_terminal(session, placement, request, None)
+            .await
+    }
+
+    async fn launch_terminal(
+        &self,
+        session: &str,
+        placement: Placement,
+        request: CreateTerminal,
+        restore_id: Option<String>,
     ) -> Result<Terminal, OrchestratorError> {
         let inner = &self.inner;
         let profile = inner.profiles.find(&request.agent_profile)?;
@@ -665,7 +714,11 @@ impl Orchestrator {
             .or_else(|| profile.provider.clone())
             .unwrap_or_else(|| inner.default_provider.clone());
         let pack = Arc::new(inner.packs.get(&provider)?.clone());
-        let terminal_id = random_hex(4)?;
+        let restoring = restore_id.is_some();
+        let terminal_id = match restore_id {
+            Some(id) => id,
+            None => random_hex(4)?,
+        };
         let window = format!("{}-{}", window_stem(&profile.name), random_hex(2)?);
         let working_directory = match &request.working_directory {
             Some(dir) => {
@@ -719,20 +772,24 @@ impl Orchestrator {
         argv[0] = resolved.display().to_string();
 
         // Persist, then act; undo both if the pane cannot be made.
-        let row = inner.store.insert_terminal(&NewTerminal {
-            id: terminal_id.clone(),
-            session_name: session.to_string(),
-            window_name: window.clone(),
-            pane_ref: None,
-            provider: pack.name.clone(),
-            agent_profile: profile.name.clone(),
-            working_directory: Some(working_directory.display().to_string()),
-            creator_id: request.caller_id.clone(),
-            allowed_tools: request
-                .allowed_tools
-                .clone()
-                .or_else(|| profile.allowed_tools.clone()),
-        })?;
+        let row = if restoring {
+            inner.store.revive_terminal(&terminal_id, &window)?
+        } else {
+            inner.store.insert_terminal(&NewTerminal {
+                id: terminal_id.clone(),
+                session_name: session.to_string(),
+                window_name: window.clone(),
+                pane_ref: None,
+                provider: pack.name.clone(),
+                agent_profile: profile.name.clone(),
+                working_directory: Some(working_directory.display().to_string()),
+                creator_id: request.caller_id.clone(),
+                allowed_tools: request
+                    .allowed_tools
+                    .clone()
+                    .or_else(|| profile.allowed_tools.clone()),
+            })?
+        };
         let spawned = self
             .spawn_pane(
                 session,
@@ -750,7 +807,13 @@ impl Orchestrator {
         let pane = match spawned {
             Ok(pane) => pane,
             Err(error) => {
-                let _ = inner.store.delete_terminal(&terminal_id);
+                if restoring {
+                    let _ = inner
+                        .store
+                        .mark_terminal_exited(&terminal_id, "restore failed");
+                } else {
+                    let _ = inner.store.delete_terminal(&terminal_id);
+                }
                 let _ = std::fs::remove_dir_all(&config_dir);
                 return Err(error);
             }

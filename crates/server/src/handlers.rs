@@ -227,6 +227,14 @@ pub(crate) async fn exit_terminal(
     success()
 }
 
+pub(crate) async fn restore_terminal(
+    State(state): State<AppState>,
+    Path(terminal_id): Path<String>,
+) -> Reply {
+    let terminal = state.orchestrator().restore_terminal(&terminal_id).await?;
+    ok(json!(terminal))
+}
+
 pub(crate) async fn working_directory(
     State(state): State<AppState>,
     Path(terminal_id): Path<String>,

@@ -296,6 +296,16 @@ pub(crate) static ROUTES: &[Route] = &[
         handler: |verb| on(verb, handlers::exit_terminal),
     },
     Route {
+        verb: Verb::Post,
+        path: "/terminals/{terminal_id}/restore",
+        summary:
+            "Start a deleted or crashed terminal again under the same id, profile and provider.",
+        public: false,
+        params: &[TERMINAL],
+        success: (200, "Terminal"),
+        handler: |verb| on(verb, handlers::restore_terminal),
+    },
+    Route {
         verb: Verb::Get,
         path: "/terminals/{terminal_id}/working-directory",
         summary: "The pane's current directory.",

@@ -239,6 +239,21 @@ impl Store {
         expect_changed(changed, "terminal", id)
     }
 
+    /// Brings an exited terminal back under the same id in a new window: live again, status
+    /// `unknown`, no pane until the caller sets one.
+    pub fn revive_terminal(&self, id: &str, window_name: &str) -> Result<TerminalRow, StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE terminals SET exited_at = NULL, exit_reason = NULL, window_name = ?2, \
+             pane_ref = NULL, status = 'unknown', updated_at = ?3 WHERE id = ?1",
+            params![id, window_name, now_rfc3339()],
+        )?;
+        expect_changed(changed, "terminal", id)?;
+        self.get_terminal(id)?.ok_or_else(|| StoreError::NotFound {
+            what: "terminal",
+            key: id.to_string(),
+        })
+    }
+
     /// Deletes a terminal row; its inbox goes with it and terminals it created lose their
     /// creator (foreign keys).
     pub fn delete_terminal(&self, id: &str) -> Result<(), StoreError> {
