@@ -295,6 +295,7 @@ async fn openapi_lists_every_route_and_every_route_is_served() {
         ("post", "/terminals/{terminal_id}/key"),
         ("get", "/terminals/{terminal_id}/output"),
         ("post", "/terminals/{terminal_id}/exit"),
+        ("post", "/terminals/{terminal_id}/restore"),
         ("get", "/terminals/{terminal_id}/working-directory"),
         ("get", "/agents/profiles"),
         ("get", "/agents/profiles/{name}"),
