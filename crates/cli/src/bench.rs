@@ -69,6 +69,8 @@ impl PrivateServer {
 impl Drop for PrivateServer {
     fn drop(&mut self) {
         let _ = self.tmux().arg("kill-server").output();
+        // tmux 3.3a leaves the socket file behind.
+        let _ = std::fs::remove_file(self.socket().path());
     }
 }
 
