@@ -532,10 +532,14 @@ impl Multiplexer for TmuxMux {
                 .with_stdin(text.as_bytes().to_vec()),
             TmuxCommand::new(paste),
         ];
-        self.run_batch(commands)
-            .await
-            .map(|_| ())
-            .map_err(|error| missing_pane(error, pane))
+        match self.run_batch(commands).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                // `paste-buffer -d` never ran: the loaded text must not stay in tmux.
+                let _ = self.run(argv(&["delete-buffer", "-b", &buffer])).await;
+                Err(missing_pane(error, pane))
+            }
+        }
     }
 
     async fn send_keys(&self, pane: &PaneRef, keys: &[String]) -> Result<(), MuxError> {
