@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cao_mux::{
     Capture, CaptureRange, LaunchSpec, Multiplexer, MuxError, PaneEvent, PaneRef, Placement,
@@ -23,7 +23,8 @@ use tokio::sync::broadcast;
 use crate::home::{CaoHome, HomeError};
 use crate::profile::{ProfileCatalog, ProfileError};
 use crate::provider::{
-    ExitStep, LaunchContext, PackError, PackRegistry, ProviderPack, SystemPromptDelivery,
+    find_executable, ExitStep, LaunchContext, PackError, PackRegistry, ProviderPack,
+    SystemPromptDelivery,
 };
 use crate::store::{NewTerminal, Store, StoreError, TerminalRow};
 use crate::watcher::{StatusMachine, Watch, DEBOUNCE};
@@ -251,6 +252,7 @@ impl OrchestratorConfig {
 }
 
 /// Per-terminal runtime state.
+#[derive(Clone)]
 struct Live {
     pane: PaneRef,
     pack: Arc<ProviderPack>,
@@ -263,21 +265,6 @@ struct Live {
     /// The screen as it was just before the last Enter: while the pane still shows exactly
     /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
     submitted_screen: Arc<Mutex<Option<String>>>,
-}
-
-impl Clone for Live {
-    fn clone(&self) -> Self {
-        Live {
-            pane: self.pane.clone(),
-            pack: self.pack.clone(),
-            watch: self.watch.clone(),
-            machine: self.machine.clone(),
-            input: self.input.clone(),
-            init_timeout: self.init_timeout,
-            exit_reason: self.exit_reason.clone(),
-            submitted_screen: self.submitted_screen.clone(),
-        }
-    }
 }
 
 struct Inner {
@@ -311,7 +298,7 @@ fn random_hex(bytes: usize) -> Result<String, OrchestratorError> {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer)
         .map_err(|error| OrchestratorError::Internal(format!("no randomness: {error}")))?;
-    Ok(buffer.iter().map(|byte| format!("{byte:02x}")).collect())
+    Ok(crate::home::hex(&buffer))
 }
 
 /// `name` → `cao-name`; a name that already has the prefix is kept.
@@ -337,23 +324,6 @@ fn check_session_name(name: &str) -> Result<(), OrchestratorError> {
             name.escape_debug()
         )))
     }
-}
-
-/// Looks `program` up: an absolute or relative path is checked as is, a bare name in `path`.
-fn resolve_program(program: &str, path: &OsString) -> Option<PathBuf> {
-    let executable = |candidate: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        candidate
-            .metadata()
-            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let candidate = PathBuf::from(program);
-        return executable(&candidate).then_some(candidate);
-    }
-    std::env::split_paths(path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| executable(candidate))
 }
 
 fn key_is_valid(key: &str) -> bool {
@@ -762,7 +732,7 @@ impl Orchestrator {
         })?;
         // Pre-flight: the CLI must exist where the pane will look for it.
         let program = launch.argv.first().cloned().unwrap_or_default();
-        let Some(resolved) = resolve_program(&program, &inner.path) else {
+        let Some(resolved) = find_executable(&program, &inner.path) else {
             return Err(OrchestratorError::Unavailable(format!(
                 "{program} ({}) is not installed or not on the server's PATH: {}",
                 pack.name, pack.install_hint
@@ -1175,11 +1145,7 @@ impl Orchestrator {
 
     async fn type_and_submit(&self, live: &Live, text: &str) -> Result<(), OrchestratorError> {
         let mux = &self.inner.mux;
-        if live.pack.input.paste {
-            mux.paste(&live.pane, text, true).await?;
-        } else {
-            mux.paste(&live.pane, text, false).await?;
-        }
+        mux.paste(&live.pane, text, live.pack.input.paste).await?;
         tokio::time::sleep(Duration::from_millis(live.pack.input.submit_delay_ms)).await;
         // Remember what the screen looks like before Enter, so that a slow agent's unchanged
         // screen (still showing the last turn's reply) is not read as this turn's completion.
@@ -1381,11 +1347,6 @@ impl Orchestrator {
             live.watch.close();
         }
     }
-
-    /// How long a typed input waits between paste and Enter, for callers that time things.
-    pub fn elapsed_since(start: Instant) -> Duration {
-        start.elapsed()
-    }
 }
 
 fn watch_of(inner: &Inner, pane: &PaneRef) -> Option<Arc<Watch>> {
@@ -1447,10 +1408,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = OsString::from(dir.path());
-        assert_eq!(resolve_program("agent-cli", &path), Some(program.clone()));
-        assert_eq!(resolve_program("missing-cli", &path), None);
+        assert_eq!(find_executable("agent-cli", &path), Some(program.clone()));
+        assert_eq!(find_executable("missing-cli", &path), None);
         assert_eq!(
-            resolve_program(program.to_str().unwrap(), &OsString::new()),
+            find_executable(program.to_str().unwrap(), &OsString::new()),
             Some(program)
         );
     }

@@ -187,15 +187,21 @@ impl ProviderPack {
     /// The pack's binary found in a `PATH`-style list of directories (executable files only).
     /// A binary given as a path (with a `/`) is checked as is.
     pub fn resolve_binary(&self, path_env: &OsStr) -> Option<PathBuf> {
-        let binary = Path::new(&self.binary);
-        if binary.components().count() > 1 {
-            return is_executable(binary).then(|| binary.to_path_buf());
-        }
-        std::env::split_paths(path_env)
-            .filter(|directory| !directory.as_os_str().is_empty())
-            .map(|directory| directory.join(binary))
-            .find(|candidate| is_executable(candidate))
+        find_executable(&self.binary, path_env)
     }
+}
+
+/// `program` found in a `PATH`-style list of directories (executable files only); a program
+/// given as a path (with a `/`) is checked as is.
+pub fn find_executable(program: &str, path_env: &OsStr) -> Option<PathBuf> {
+    let program = Path::new(program);
+    if program.components().count() > 1 {
+        return is_executable(program).then(|| program.to_path_buf());
+    }
+    std::env::split_paths(path_env)
+        .filter(|directory| !directory.as_os_str().is_empty())
+        .map(|directory| directory.join(program))
+        .find(|candidate| is_executable(candidate))
 }
 
 #[cfg(unix)]
