@@ -1,7 +1,7 @@
 //! `cao provider …`: the provider packs from the command line (list them, classify a screen).
 //!
-//! Packs come from the built-ins plus `<CAO_HOME_DIR>/providers/*.toml`
-//! (`CAO_HOME_DIR` defaults to `~/.aws/cli-agent-orchestrator`, as in CAO).
+//! Packs come from the built-ins plus `<CAO_HOME_DIR>/providers/*.toml` (the data directory
+//! the server uses too).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -55,14 +55,9 @@ pub fn run(command: ProviderCommand) -> Result<()> {
 }
 
 fn load_registry() -> Result<PackRegistry> {
-    let home = std::env::var_os("CAO_HOME_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|home| PathBuf::from(home).join(".aws/cli-agent-orchestrator"))
-        });
-    let overrides = home.map(|home| home.join("providers"));
-    Ok(PackRegistry::load(overrides.as_deref())?)
+    // The same overrides directory the server reads, so both agree on what a pack is.
+    let home = cao_orchestrator::home::CaoHome::from_env()?;
+    Ok(PackRegistry::load(Some(&home.providers_dir()))?)
 }
 
 fn read_screen(file: &PathBuf) -> Result<String> {
