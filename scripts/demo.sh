@@ -13,7 +13,8 @@ session="demo-$$"
 
 # The server is started by `cao launch` when none answers; stop it again only if we started it.
 started_server=1
-if curl -fsS "http://${CAO_API_HOST:-127.0.0.1}:${CAO_API_PORT:-9889}/health" >/dev/null 2>&1; then
+# `cao session list` exits 3 when no server answers (no curl needed on a fresh machine).
+if "$cao" session list >/dev/null 2>&1; then
     started_server=0
 fi
 cleanup() {
