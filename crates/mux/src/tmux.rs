@@ -542,6 +542,65 @@ impl Multiplexer for TmuxMux {
         }
     }
 
+    async fn stage(&self, name: &str, text: &str) -> Result<(), MuxError> {
+        check_name("buffer name", name)?;
+        self.run_batch(vec![TmuxCommand::new(argv(&[
+            "load-buffer",
+            "-b",
+            name,
+            "-",
+        ]))
+        .with_stdin(text.as_bytes().to_vec())])
+            .await
+            .map(|_| ())
+    }
+
+    async fn paste_staged(
+        &self,
+        pane: &PaneRef,
+        name: &str,
+        bracketed: bool,
+    ) -> Result<(), MuxError> {
+        check_name("buffer name", name)?;
+        let target = pane.as_str();
+        let mut paste = argv(&["paste-buffer", "-d", "-b", name, "-t", target]);
+        if bracketed {
+            paste.insert(1, "-p".into());
+            paste.insert(2, "-r".into());
+        }
+        let commands = vec![
+            TmuxCommand::new(argv(&[
+                "if-shell",
+                "-F",
+                "-t",
+                target,
+                "#{pane_in_mode}",
+                &format!("send-keys -X -t {target} cancel"),
+            ])),
+            TmuxCommand::new(paste),
+        ];
+        self.run_batch(commands)
+            .await
+            .map(|_| ())
+            .map_err(|error| missing_pane(error, pane))
+    }
+
+    async fn has_staged(&self, name: &str) -> Result<bool, MuxError> {
+        check_name("buffer name", name)?;
+        let listing = self
+            .run(argv(&["list-buffers", "-F", "#{buffer_name}"]))
+            .await?;
+        Ok(listing.stdout.iter().any(|line| line == name))
+    }
+
+    async fn drop_staged(&self, name: &str) -> Result<(), MuxError> {
+        check_name("buffer name", name)?;
+        if self.has_staged(name).await? {
+            self.run(argv(&["delete-buffer", "-b", name])).await?;
+        }
+        Ok(())
+    }
+
     async fn send_keys(&self, pane: &PaneRef, keys: &[String]) -> Result<(), MuxError> {
         let mut words = argv(&["send-keys", "-t", pane.as_str()]);
         words.extend(keys.iter().cloned());

@@ -268,6 +268,8 @@ fn context() -> LaunchContext {
         working_directory: "/work/project".into(),
         config_dir: "/home/u/.cao/terminals/0a1b2c3d".into(),
         cao_mcp_command: vec!["/usr/bin/cao".into(), "mcp-server".into()],
+        cao_mcp_url: "http://127.0.0.1:9889/mcp/agents/1a2b3c4d".into(),
+        cao_api_token: "token".into(),
         cao_binary: "/usr/bin/cao".into(),
         mock_script: None,
         extra_env: vec![("CAO_EXTRA".into(), "1".into())],

@@ -26,9 +26,19 @@ use crate::provider::{
     find_executable, ExitStep, LaunchContext, PackError, PackRegistry, ProviderPack,
     SystemPromptDelivery,
 };
+use crate::store::{HandoffStatus, InboxStatus};
 use crate::store::{NewTerminal, Store, StoreError, TerminalRow};
 use crate::watcher::{StatusMachine, Watch, DEBOUNCE};
 use crate::TerminalStatus;
+
+mod inbox;
+mod team;
+
+pub use inbox::{delivery_tag, delivery_text, MAX_MESSAGE_BYTES};
+pub use team::{
+    AssignOutcome, AssignRequest, HandoffOutcome, HandoffRequest, ASSIGN_FOOTER_MARK,
+    DEFAULT_HANDOFF_TIMEOUT, MAX_HANDOFF_TIMEOUT,
+};
 
 /// The pane user option (`@cao_terminal_id`) that names a pane's terminal.
 pub const TERMINAL_ID_KEY: &str = "cao_terminal_id";
@@ -51,6 +61,9 @@ pub enum OrchestratorError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this (a spawning tool without `@cao-mcp-server` or `*`).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -220,6 +233,19 @@ pub enum OrchestratorEvent {
     TerminalDeleted {
         terminal_id: String,
     },
+    /// An inbox message changed state (queued, delivered, failed…).
+    Message {
+        message_id: i64,
+        receiver_id: String,
+        status: InboxStatus,
+    },
+    /// A handoff job changed state.
+    Handoff {
+        job_id: String,
+        status: HandoffStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        worker_id: Option<String>,
+    },
 }
 
 /// How the orchestrator is set up.
@@ -232,6 +258,42 @@ pub struct OrchestratorConfig {
     pub default_provider: String,
     /// The `PATH` launched CLIs get (and binaries are resolved in): the server's own.
     pub path: OsString,
+    /// Where cao's HTTP API listens, told to every pane (`CAO_API_HOST`, `CAO_API_PORT`) so
+    /// its MCP server finds it, and written into MCP configs that use HTTP.
+    pub api: ApiEndpoint,
+}
+
+/// The address of cao's HTTP API as the agents see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiEndpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl ApiEndpoint {
+    /// `CAO_API_HOST` / `CAO_API_PORT`, default 127.0.0.1:9889.
+    pub fn from_env() -> ApiEndpoint {
+        ApiEndpoint {
+            host: std::env::var("CAO_API_HOST")
+                .ok()
+                .filter(|host| !host.is_empty())
+                .unwrap_or_else(|| "127.0.0.1".to_string()),
+            port: std::env::var("CAO_API_PORT")
+                .ok()
+                .and_then(|port| port.parse().ok())
+                .unwrap_or(9889),
+        }
+    }
+
+    /// `http://host:port`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+
+    /// The streamable-HTTP MCP endpoint of one terminal's orchestration tools.
+    pub fn agent_mcp_url(&self, terminal_id: &str) -> String {
+        format!("{}/mcp/agents/{terminal_id}", self.base_url())
+    }
 }
 
 impl OrchestratorConfig {
@@ -247,6 +309,7 @@ impl OrchestratorConfig {
                 .filter(|value| !value.is_empty())
                 .unwrap_or_else(|| "claude_code".to_string()),
             path: std::env::var_os("PATH").unwrap_or_default(),
+            api: ApiEndpoint::from_env(),
         }
     }
 }
@@ -265,6 +328,8 @@ struct Live {
     /// The screen as it was just before the last Enter: while the pane still shows exactly
     /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
     submitted_screen: Arc<Mutex<Option<String>>>,
+    /// Counts the agent's reactions to a submission (its screen changed after Enter).
+    reactions: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 struct Inner {
@@ -276,9 +341,13 @@ struct Inner {
     cao_binary: PathBuf,
     default_provider: String,
     path: OsString,
+    api: ApiEndpoint,
     live: Mutex<HashMap<String, Live>>,
     by_pane: Mutex<HashMap<PaneRef, String>>,
     events: broadcast::Sender<OrchestratorEvent>,
+    inbox: inbox::InboxState,
+    /// Running handoff jobs, to cancel them.
+    jobs: Mutex<HashMap<String, team::RunningJob>>,
 }
 
 /// The orchestrator. Cheap to clone.
@@ -368,13 +437,19 @@ impl Orchestrator {
                 cao_binary: config.cao_binary,
                 default_provider: config.default_provider,
                 path: config.path,
+                api: config.api,
                 live: Mutex::new(HashMap::new()),
                 by_pane: Mutex::new(HashMap::new()),
                 events,
+                inbox: inbox::InboxState::default(),
+                jobs: Mutex::new(HashMap::new()),
             }),
         };
         orchestrator.start_router();
         orchestrator.adopt().await?;
+        orchestrator.fail_interrupted_handoffs()?;
+        orchestrator.settle_interrupted_deliveries().await?;
+        orchestrator.start_inbox();
         Ok(orchestrator)
     }
 
@@ -401,6 +476,11 @@ impl Orchestrator {
     /// The multiplexer underneath.
     pub fn mux(&self) -> &Arc<dyn Multiplexer> {
         &self.inner.mux
+    }
+
+    /// Where the HTTP API listens, as told to the agents.
+    pub fn api(&self) -> &ApiEndpoint {
+        &self.inner.api
     }
 
     /// Events: status changes, terminals created and deleted.
@@ -726,6 +806,10 @@ impl Orchestrator {
                 inner.cao_binary.display().to_string(),
                 "mcp-server".to_string(),
             ],
+            cao_mcp_url: inner.api.agent_mcp_url(&terminal_id),
+            cao_api_token: std::fs::read_to_string(inner.home.token_file())
+                .map(|token| token.trim().to_string())
+                .unwrap_or_default(),
             cao_binary: inner.cao_binary.clone(),
             mock_script: std::env::var_os("CAO_MOCK_AGENT_SCRIPT").map(PathBuf::from),
             extra_env: Vec::new(),
@@ -868,6 +952,8 @@ impl Orchestrator {
                 "CAO_HOME_DIR".to_string(),
                 self.inner.home.root().display().to_string(),
             ),
+            ("CAO_API_HOST".to_string(), self.inner.api.host.clone()),
+            ("CAO_API_PORT".to_string(), self.inner.api.port.to_string()),
         ];
         env.extend(pack_env.iter().cloned());
         env.extend(request_env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -903,6 +989,7 @@ impl Orchestrator {
             init_timeout,
             exit_reason: Arc::new(Mutex::new(None)),
             submitted_screen: Arc::new(Mutex::new(None)),
+            reactions: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         lock(&self.inner.live).insert(terminal_id.to_string(), live.clone());
         lock(&self.inner.by_pane).insert(pane, terminal_id.to_string());
@@ -982,6 +1069,7 @@ impl Orchestrator {
                     if before != screen {
                         // The agent reacted to the last Enter.
                         *submitted = None;
+                        live.reactions.send_modify(|count| *count += 1);
                     } else if reading == TerminalStatus::Completed {
                         // Unchanged since Enter: the reply on screen is the previous turn's.
                         reading = TerminalStatus::Idle;
@@ -1132,20 +1220,33 @@ impl Orchestrator {
             _ => {}
         }
         self.type_and_submit(&live, message).await?;
+        self.turn_started(id, &live, message.len());
+        Ok(())
+    }
+
+    /// Bookkeeping once a submission went out: the terminal is working on a new turn.
+    fn turn_started(&self, id: &str, live: &Live, bytes: usize) {
         let status = lock(&live.machine).input_sent();
-        self.publish(id, &live, status, None);
+        self.publish(id, live, status, None);
         live.watch.poke();
         let _ = self.inner.store.append_event(
             Some(id),
             "terminal.input",
-            &serde_json::json!({"bytes": message.len()}),
+            &serde_json::json!({"bytes": bytes}),
         );
-        Ok(())
     }
 
     async fn type_and_submit(&self, live: &Live, text: &str) -> Result<(), OrchestratorError> {
+        self.inner
+            .mux
+            .paste(&live.pane, text, live.pack.input.paste)
+            .await?;
+        self.submit_pasted(live).await
+    }
+
+    /// Presses Enter (as often as the pack says) after a paste, remembering the screen first.
+    async fn submit_pasted(&self, live: &Live) -> Result<(), OrchestratorError> {
         let mux = &self.inner.mux;
-        mux.paste(&live.pane, text, live.pack.input.paste).await?;
         tokio::time::sleep(Duration::from_millis(live.pack.input.submit_delay_ms)).await;
         // Remember what the screen looks like before Enter, so that a slow agent's unchanged
         // screen (still showing the last turn's reply) is not read as this turn's completion.
@@ -1270,6 +1371,10 @@ impl Orchestrator {
             lock(&self.inner.by_pane).remove(&live.pane);
         }
         self.inner.store.mark_terminal_exited(id, "deleted")?;
+        self.fail_messages_to(
+            id,
+            &format!("terminal {id} was deleted before it could be delivered"),
+        );
         let _ = std::fs::remove_dir_all(self.inner.home.terminal_config_dir(id));
         let _ = self
             .inner
