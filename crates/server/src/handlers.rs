@@ -484,3 +484,10 @@ pub(crate) async fn cancel_handoff(
 ) -> Reply {
     ok(state.orchestrator().cancel_handoff(&job_id).await?)
 }
+
+pub(crate) async fn session_activity(
+    State(state): State<AppState>,
+    Path(session_name): Path<String>,
+) -> Reply {
+    ok(state.orchestrator().session_activity(&session_name)?)
+}

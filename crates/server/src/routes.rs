@@ -342,6 +342,15 @@ pub(crate) static ROUTES: &[Route] = &[
         handler: |verb| on(verb, handlers::list_providers),
     },
     Route {
+        verb: Verb::Get,
+        path: "/sessions/{session_name}/activity",
+        summary: "Whether the session's team has finished, and what is still going on.",
+        public: false,
+        params: &[SESSION],
+        success: (200, "`{settled, busy: [reason]}`"),
+        handler: |verb| on(verb, handlers::session_activity),
+    },
+    Route {
         verb: Verb::Post,
         path: "/terminals/{terminal_id}/inbox/messages",
         summary: "Queue a message for the terminal; it is delivered when the agent is ready.",

@@ -300,6 +300,7 @@ async fn openapi_lists_every_route_and_every_route_is_served() {
         ("get", "/agents/profiles"),
         ("get", "/agents/profiles/{name}"),
         ("get", "/agents/providers"),
+        ("get", "/sessions/{session_name}/activity"),
         ("post", "/terminals/{terminal_id}/inbox/messages"),
         ("get", "/terminals/{terminal_id}/inbox/messages"),
         ("post", "/agents/messages"),

@@ -36,8 +36,8 @@ mod team;
 
 pub use inbox::{delivery_tag, delivery_text, MAX_MESSAGE_BYTES};
 pub use team::{
-    AssignOutcome, AssignRequest, HandoffOutcome, HandoffRequest, ASSIGN_FOOTER_MARK,
-    DEFAULT_HANDOFF_TIMEOUT, MAX_HANDOFF_TIMEOUT,
+    AssignOutcome, AssignRequest, HandoffOutcome, HandoffRequest, SessionActivity,
+    ASSIGN_FOOTER_MARK, DEFAULT_HANDOFF_TIMEOUT, MAX_HANDOFF_TIMEOUT,
 };
 
 /// The pane user option (`@cao_terminal_id`) that names a pane's terminal.
@@ -48,6 +48,9 @@ pub const SESSION_PREFIX: &str = "cao-";
 
 /// How long input waits for a starting terminal to become ready, unless the profile says.
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a waiter that saw `error` on screen waits for the pane's exit to be reported.
+const EXIT_REPORT_WAIT: Duration = Duration::from_millis(500);
 
 /// History kept for `output?mode=full` and extraction.
 const HISTORY_LINES: u32 = 10_000;
@@ -261,6 +264,9 @@ pub struct OrchestratorConfig {
     /// Where cao's HTTP API listens, told to every pane (`CAO_API_HOST`, `CAO_API_PORT`) so
     /// its MCP server finds it, and written into MCP configs that use HTTP.
     pub api: ApiEndpoint,
+    /// Environment every agent pane gets (after cao's own variables, before the pack's and
+    /// the request's).
+    pub agent_env: Vec<(String, String)>,
 }
 
 /// The address of cao's HTTP API as the agents see it.
@@ -310,6 +316,7 @@ impl OrchestratorConfig {
                 .unwrap_or_else(|| "claude_code".to_string()),
             path: std::env::var_os("PATH").unwrap_or_default(),
             api: ApiEndpoint::from_env(),
+            agent_env: Vec::new(),
         }
     }
 }
@@ -342,12 +349,15 @@ struct Inner {
     default_provider: String,
     path: OsString,
     api: ApiEndpoint,
+    agent_env: Vec<(String, String)>,
     live: Mutex<HashMap<String, Live>>,
     by_pane: Mutex<HashMap<PaneRef, String>>,
     events: broadcast::Sender<OrchestratorEvent>,
     inbox: inbox::InboxState,
     /// Running handoff jobs, to cancel them.
     jobs: Mutex<HashMap<String, team::RunningJob>>,
+    /// Assigned workers whose task has not been handed over yet.
+    assigning: Mutex<std::collections::HashSet<String>>,
 }
 
 /// The orchestrator. Cheap to clone.
@@ -438,11 +448,13 @@ impl Orchestrator {
                 default_provider: config.default_provider,
                 path: config.path,
                 api: config.api,
+                agent_env: config.agent_env,
                 live: Mutex::new(HashMap::new()),
                 by_pane: Mutex::new(HashMap::new()),
                 events,
                 inbox: inbox::InboxState::default(),
                 jobs: Mutex::new(HashMap::new()),
+                assigning: Mutex::new(std::collections::HashSet::new()),
             }),
         };
         orchestrator.start_router();
@@ -955,6 +967,7 @@ impl Orchestrator {
             ("CAO_API_HOST".to_string(), self.inner.api.host.clone()),
             ("CAO_API_PORT".to_string(), self.inner.api.port.to_string()),
         ];
+        env.extend(self.inner.agent_env.iter().cloned());
         env.extend(pack_env.iter().cloned());
         env.extend(request_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let spec = LaunchSpec {
@@ -1128,6 +1141,16 @@ impl Orchestrator {
             }
         });
         if !changed {
+            if reason.is_some() {
+                // The cause of an error already shown (the pane died after printing it):
+                // waiters re-read it.
+                live.watch.status.send_modify(|_| {});
+                let _ = self.inner.events.send(OrchestratorEvent::Status {
+                    terminal_id: terminal_id.to_string(),
+                    status,
+                    reason,
+                });
+            }
             return;
         }
         let _ = self.inner.store.update_terminal_status(terminal_id, status);
@@ -1164,6 +1187,11 @@ impl Orchestrator {
                 return Ok(status);
             }
             if status == TerminalStatus::Error && !accept(TerminalStatus::Error) {
+                if lock(&live.exit_reason).is_none() {
+                    // An error on screen is often the CLI's last words: give its exit a
+                    // moment to be reported, for the exit status.
+                    let _ = tokio::time::timeout(EXIT_REPORT_WAIT, receiver.changed()).await;
+                }
                 let reason = lock(&live.exit_reason)
                     .clone()
                     .unwrap_or_else(|| "its screen shows an error".into());

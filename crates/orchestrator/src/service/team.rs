@@ -527,10 +527,12 @@ impl Orchestrator {
         let orchestrator = self.clone();
         let worker_id = terminal.id.clone();
         let caller_id = request.caller_id.clone();
+        lock(&self.inner.assigning).insert(worker_id.clone());
         tokio::spawn(async move {
             orchestrator
                 .run_assign(&worker_id, caller_id.as_deref(), &task)
-                .await
+                .await;
+            lock(&orchestrator.inner.assigning).remove(&worker_id);
         });
         Ok(AssignOutcome {
             success: true,
@@ -572,6 +574,67 @@ impl Orchestrator {
             }
         }
         self.tear_down(worker).await;
+    }
+}
+
+/// Why a session is not settled yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionActivity {
+    /// Nothing is working, waiting to be delivered or being handed over.
+    pub settled: bool,
+    /// One line per thing still going on.
+    pub busy: Vec<String>,
+}
+
+impl Orchestrator {
+    /// Whether a session's team has finished: every terminal ready (or failed for good), no
+    /// message waiting for one of them, no handoff running for one of them, no assigned task
+    /// still being handed over.
+    pub fn session_activity(&self, session: &str) -> Result<SessionActivity, OrchestratorError> {
+        let terminals = self.list_terminals(session)?;
+        let mut busy = Vec::new();
+        for terminal in &terminals {
+            if !terminal.status.is_ready() && terminal.status != TerminalStatus::Error {
+                busy.push(format!("terminal {} is {}", terminal.id, terminal.status));
+            }
+            if lock(&self.inner.assigning).contains(&terminal.id) {
+                busy.push(format!("terminal {} is getting its task", terminal.id));
+            }
+            for message in self
+                .inner
+                .store
+                .list_messages(&terminal.id, None, usize::MAX)?
+            {
+                if matches!(
+                    message.status,
+                    crate::store::InboxStatus::Pending | crate::store::InboxStatus::Delivering
+                ) {
+                    busy.push(format!(
+                        "message #{} to {} is {}",
+                        message.id,
+                        terminal.id,
+                        message.status.as_str()
+                    ));
+                }
+            }
+            for job in self.inner.store.list_handoffs(Some(&terminal.id), 50)? {
+                if !job.status.is_finished() {
+                    busy.push(format!(
+                        "handoff {} of {} is running",
+                        job.job_id, terminal.id
+                    ));
+                }
+            }
+        }
+        if terminals.is_empty() {
+            return Err(OrchestratorError::NotFound(format!(
+                "session '{session}' has no terminals (list them with `cao session list`)"
+            )));
+        }
+        Ok(SessionActivity {
+            settled: busy.is_empty(),
+            busy,
+        })
     }
 }
 
