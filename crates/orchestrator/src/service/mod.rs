@@ -950,7 +950,7 @@ impl Orchestrator {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|error| write_error(parent, error))?;
             }
-            std::fs::write(path, text).map_err(|error| write_error(path, error))?;
+            write_private(path, text).map_err(|error| write_error(path, error))?;
         }
         // The pane gets the server's PATH (a login shell in the pane must not hide what the
         // server found) and identity before anything the pack or caller adds.
@@ -1485,6 +1485,19 @@ impl Orchestrator {
 fn watch_of(inner: &Inner, pane: &PaneRef) -> Option<Arc<Watch>> {
     let id = lock(&inner.by_pane).get(pane).cloned()?;
     lock(&inner.live).get(&id).map(|live| live.watch.clone())
+}
+
+/// Writes a file only its owner can read: agent configs may carry the server's token.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
 }
 
 /// A profile name made safe for a window name.
