@@ -55,7 +55,8 @@ impl MockPane {
             command.push_str(&quote(argument));
         }
         // The shell's `$?` rather than `#{pane_dead_status}`: tmux 3.3a sometimes marks a
-        // pane dead without ever recording the status.
+        // pane dead without ever recording the status (it loses the SIGCHLD while
+        // libutempter's helper runs; see cao_mux::tmux).
         command.push_str(&format!(
             "; echo $? > {}",
             quote(self.status_path().to_str().unwrap())
