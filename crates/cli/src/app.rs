@@ -156,13 +156,17 @@ enum BenchCommand {
 /// Runs `cao` with these arguments (the first is the program name).
 pub fn main_with(args: Vec<std::ffi::OsString>) -> ExitCode {
     let cli = Cli::parse_from(args);
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CAO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The mock agent owns its terminal: a log line on stderr would draw over its screen (and
+    // mislead the status reader), so it logs nothing.
+    if !matches!(cli.command, Command::MockAgent(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("CAO_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -50,7 +50,7 @@ pub const SESSION_PREFIX: &str = "cao-";
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a waiter that saw `error` on screen waits for the pane's exit to be reported.
-const EXIT_REPORT_WAIT: Duration = Duration::from_millis(500);
+const EXIT_REPORT_WAIT: Duration = Duration::from_millis(1500);
 
 /// History kept for `output?mode=full` and extraction.
 const HISTORY_LINES: u32 = 10_000;
@@ -1092,7 +1092,11 @@ impl Orchestrator {
             let died = live.watch.died.load(Ordering::SeqCst) || reading == TerminalStatus::Error;
             if died {
                 if let Ok(facts) = self.inner.mux.facts(&live.pane).await {
-                    if facts.dead {
+                    // A pane tmux marks dead before it has its exit status is left to the
+                    // multiplexer's exit event, which comes once the status is known.
+                    let settled =
+                        facts.exit_status.is_some() || live.watch.died.load(Ordering::SeqCst);
+                    if facts.dead && settled {
                         let reason = match facts.exit_status {
                             Some(code) => format!("{} exited with status {code}", live.pack.binary),
                             None => format!("{} exited", live.pack.binary),
