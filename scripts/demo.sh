@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# cao's main job: build cao, start a session whose agent is cao's built-in mock agent, send it a
-# task headless and print its reply. Built-in defaults: data in $CAO_HOME_DIR (default
+# cao's main job: build cao, start a team of cao's built-in mock agents (a supervisor that hands
+# off to a developer and assigns a reviewer over cao's MCP tools), give it a task headless and
+# print the supervisor's final answer. Built-in defaults: data in $CAO_HOME_DIR (default
 # ~/.local/share/cao, SQLite inside), tmux socket `cao`, server on 127.0.0.1:9889.
 # Extra arguments replace the task text.
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/ensure-tmux.sh
 cargo build --release --locked -p cao
 cao=target/release/cao
-task="${*:-Hello from cao: list three things a supervisor agent does.}"
+task="${*:-add a --verbose flag to the build script}"
 session="demo-$$"
 
 # The server is started by `cao launch` when none answers; stop it again only if we started it.
@@ -26,4 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$cao" launch --agents developer --provider mock --session-name "$session" --headless "$task"
+"$cao" launch --agents code_supervisor --provider mock --session-name "$session" --headless "$task"
+echo
+echo "the team that answered (the handoff worker is already gone):"
+"$cao" session status "$session"

@@ -196,3 +196,65 @@ fn without_a_server_client_commands_say_how_to_start_one() {
         text(&output.stderr)
     );
 }
+
+/// The README's main command: a mock supervisor hands off to a developer and assigns a
+/// reviewer over cao's MCP tools, the reviewer reports back by send_message, and the
+/// supervisor's final answer is printed.
+#[test]
+fn headless_team_demo_hands_off_assigns_and_prints_the_final_answer() {
+    let env = Env::new();
+    let log = env.home.path().join("agents.jsonl");
+    let started = Instant::now();
+    let output = env.cao(&[
+        "launch",
+        "--agents",
+        "code_supervisor",
+        "--provider",
+        "mock",
+        "--session-name",
+        "team",
+        "--env",
+        &format!("CAO_MOCK_AGENT_LOG={}", log.display()),
+        "--headless",
+        "add a --verbose flag",
+        "--timeout",
+        "60",
+    ]);
+    eprintln!("team demo: {:?}", started.elapsed());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "Final answer:\nReviewed: Review this change: echo: Implement: add a --verbose flag\n"
+    );
+    // The supervisor's own log shows the real MCP calls and their results.
+    let calls: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|line: &serde_json::Value| line["tool"].is_string())
+        .collect();
+    let tool = |name: &str| {
+        calls
+            .iter()
+            .find(|call| call["tool"] == name)
+            .unwrap_or_else(|| panic!("no {name} call in {calls:?}"))
+    };
+    assert_eq!(tool("handoff")["is_error"], false, "{calls:?}");
+    assert!(tool("handoff")["result"]
+        .as_str()
+        .unwrap()
+        .contains("echo: Implement: add a --verbose flag"));
+    assert_eq!(tool("assign")["is_error"], false, "{calls:?}");
+    assert_eq!(tool("send_message")["is_error"], false, "{calls:?}");
+    // The handoff worker is gone; the supervisor and the assigned reviewer remain.
+    let status = env.cao(&["session", "status", "team", "--json"]);
+    let detail: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let profiles: Vec<&str> = detail["terminals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|terminal| terminal["agent_profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(profiles, ["code_supervisor", "reviewer"]);
+    let _ = env.cao(&["shutdown", "--all", "--server"]);
+}
