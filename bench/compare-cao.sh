@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# cao vs CAO 2.5.4 side by side on this machine: server start, idle RSS, `session list`, and a
-# mock-agent session until ready. See docs/benchmarks.md ("cao vs CAO") and `--help`.
+# cao vs CAO 2.5.4 side by side on this machine: server start, idle RSS, `session list`, a
+# mock-agent session until ready, inbox delivery, a handoff to a mock worker, and the per-agent
+# MCP stdio server's start and RSS. See docs/benchmarks.md ("cao vs CAO") and `--help`.
 #   bench/compare-cao.sh [--rounds N] [--cao-bin PATH] [--only cao|cao-python] [--json] [--keep]
 # CAO is installed once into ${CAO_BENCH_CACHE:-$HOME/.cache/cao-bench}/cao-2.5.4-venv.
 set -euo pipefail
