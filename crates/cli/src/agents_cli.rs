@@ -3,7 +3,7 @@
 //! profile commands, which read the profile store directly.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cao_orchestrator::home::CaoHome;
@@ -235,8 +235,14 @@ pub async fn launch(args: LaunchArgs, attach_socket: &cao_tmux::Socket) -> Resul
         return Ok(());
     }
     if args.headless {
+        let started = Instant::now();
         client
             .wait_for_status(&terminal_id, |status| status == "completed", timeout)
+            .await?;
+        // A conductor that delegated gets its workers' results as new turns: the answer is
+        // final once the whole team has settled.
+        client
+            .wait_settled(&session, timeout.saturating_sub(started.elapsed()))
             .await?;
         let output = client
             .get_query(

@@ -1,3 +1,4 @@
+use crate::agent_cli;
 use crate::agents_cli;
 use crate::bench;
 use crate::bench_status;
@@ -67,6 +68,11 @@ enum Command {
     Terminal {
         #[command(subcommand)]
         command: agents_cli::TerminalCommand,
+    },
+    /// Teams: handoff, assign, send-message, status, result, cancel (the MCP tools as commands).
+    Agent {
+        #[command(subcommand)]
+        command: agent_cli::AgentCommand,
     },
     /// Deletes sessions and ends their agents.
     Shutdown(agents_cli::ShutdownArgs),
@@ -243,6 +249,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Launch(args) => runtime()?.block_on(agents_cli::launch(args, &socket)),
         Command::Session { command } => runtime()?.block_on(agents_cli::session(command)),
         Command::Terminal { command } => runtime()?.block_on(agents_cli::terminal(command)),
+        Command::Agent { command } => runtime()?.block_on(agent_cli::run(command)),
         Command::Shutdown(args) => runtime()?.block_on(agents_cli::shutdown(args)),
         Command::Info => agents_cli::info(),
         Command::Install(args) => agents_cli::install(args),

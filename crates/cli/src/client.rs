@@ -316,6 +316,63 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Waits until a session's team has settled (`GET /sessions/{s}/activity`): checked at
+    /// once and again after every server event, so it reacts as soon as the last worker's
+    /// message is delivered and answered.
+    pub async fn wait_settled(&self, session: &str, timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let response = self
+            .request(reqwest::Method::GET, "/events")
+            .send()
+            .await
+            .map_err(|error| self.unreachable(error))?;
+        if !response.status().is_success() {
+            return Err(exit(
+                EXIT_FAILURE,
+                format!(
+                    "the server refused the event stream (HTTP {})",
+                    response.status()
+                ),
+            ));
+        }
+        let mut stream = response.bytes_stream();
+        let mut busy = Vec::new();
+        loop {
+            let activity = self.get(&format!("/sessions/{session}/activity")).await?;
+            if activity["settled"] == Value::Bool(true) {
+                return Ok(());
+            }
+            if let Some(reasons) = activity["busy"].as_array() {
+                busy = reasons
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect();
+            }
+            tokio::select! {
+                chunk = stream.next() => {
+                    match chunk {
+                        Some(Ok(_)) => {}
+                        Some(Err(error)) => return Err(self.unreachable(error)),
+                        None => return Err(exit(EXIT_NO_SERVER, "the server closed the event stream")),
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(exit(
+                        EXIT_TIMEOUT,
+                        format!(
+                            "session {session} is still busy after {} s: {}",
+                            timeout.as_secs(),
+                            busy.join("; ")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 fn root_cause(error: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = error;
     while let Some(next) = source.source() {

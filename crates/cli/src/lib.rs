@@ -1,6 +1,7 @@
 //! The `cao` command line: every subcommand is a thin shell over the library crates. The
 //! binaries `cao`, `cao-server` and `cao-mcp-server` all enter through [`main_with`].
 
+mod agent_cli;
 mod agents_cli;
 mod app;
 mod bench;

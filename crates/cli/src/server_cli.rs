@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use cao_mux::tmux::TmuxMux;
 use cao_mux::Multiplexer;
 use cao_orchestrator::home::CaoHome;
-use cao_orchestrator::service::{Orchestrator, OrchestratorConfig, TERMINAL_ID_KEY};
+use cao_orchestrator::service::{ApiEndpoint, Orchestrator, OrchestratorConfig, TERMINAL_ID_KEY};
 use cao_server::{AuthMode, ServerConfig};
 use cao_tmux::engine::ControlOptions;
 use cao_tmux::Socket;
@@ -77,7 +77,15 @@ pub fn run(args: ServerArgs, socket: &Socket) -> Result<()> {
         mux.check()
             .await
             .map_err(|error| exit(EXIT_FAILURE, error.to_string()))?;
-        let orchestrator = Orchestrator::start(OrchestratorConfig::new(home.clone(), mux.clone()))
+        let mut orchestrator_config = OrchestratorConfig::new(home.clone(), mux.clone());
+        orchestrator_config.api = ApiEndpoint {
+            host: args.host.clone(),
+            port: listener
+                .local_addr()
+                .map(|address| address.port())
+                .unwrap_or(args.port),
+        };
+        let orchestrator = Orchestrator::start(orchestrator_config)
             .await
             .map_err(|error| exit(EXIT_FAILURE, error.to_string()))?;
         let pid_path = pid_file(&home);

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use cao_mux::tmux::TmuxMux;
 use cao_orchestrator::home::CaoHome;
-use cao_orchestrator::service::{CreateTerminal, Orchestrator, OrchestratorConfig, OutputMode};
+use cao_orchestrator::service::{
+    ApiEndpoint, CreateTerminal, Orchestrator, OrchestratorConfig, OutputMode,
+};
 use cao_orchestrator::TerminalStatus;
 use cao_server::{AuthMode, ServerConfig};
 use cao_tmux::engine::ControlOptions;
@@ -54,15 +56,20 @@ impl Cao {
             vec!["cao_terminal_id".to_string()],
         ));
         let cao_home = CaoHome::at(home.path());
-        let mut config = OrchestratorConfig::new(cao_home.clone(), mux);
-        config.cao_binary = env!("CARGO_BIN_EXE_cao").into();
-        config.default_provider = "mock".into();
-        config.path = std::env::var_os("PATH").unwrap_or_default();
-        let orchestrator = Orchestrator::start(config).await.expect("orchestrator");
         let server_config =
             ServerConfig::local(AuthMode::from_home(&cao_home).expect("token")).with_port(0);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let mut config = OrchestratorConfig::new(cao_home.clone(), mux);
+        config.cao_binary = env!("CARGO_BIN_EXE_cao").into();
+        config.default_provider = "mock".into();
+        config.path = std::env::var_os("PATH").unwrap_or_default();
+        // Agents reach this server (their MCP config and environment name it).
+        config.api = ApiEndpoint {
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+        };
+        let orchestrator = Orchestrator::start(config).await.expect("orchestrator");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = orchestrator.clone();
         tokio::spawn(async move {
@@ -289,7 +296,10 @@ async fn an_external_agent_runs_a_session_through_the_ops_server() {
     )
     .await;
     assert!(!last.is_error, "{}", last.text);
-    assert_eq!(last.json["output"], "echo: hello over mcp");
+    // Delivered through the inbox: a header line naming the sender, then the text.
+    let output = last.json["output"].as_str().unwrap();
+    assert!(output.starts_with("echo: [message from "), "{output}");
+    assert!(output.ends_with("hello over mcp"), "{output}");
     assert_eq!(last.json["mode"], "last");
     let tail = call(
         &ops,

@@ -55,7 +55,8 @@ impl MockPane {
             command.push_str(&quote(argument));
         }
         // The shell's `$?` rather than `#{pane_dead_status}`: tmux 3.3a sometimes marks a
-        // pane dead without ever recording the status.
+        // pane dead without ever recording the status (it loses the SIGCHLD while
+        // libutempter's helper runs; see cao_mux::tmux).
         command.push_str(&format!(
             "; echo $? > {}",
             quote(self.status_path().to_str().unwrap())
@@ -413,6 +414,58 @@ fn a_malformed_script_fails_in_one_line_before_drawing() {
 }
 
 #[test]
+fn a_malformed_mcp_config_fails_in_one_line_before_drawing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mcp.json");
+    for (text, problem) in [
+        (
+            "{\"mcpServers\": {\"cao\": {\"args\": []}}}",
+            "server `cao`: a stdio server needs a `command`",
+        ),
+        ("{\"mcpServers\": ", "EOF while parsing"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let output = mock_agent_with_stdin(&["--mcp-config", config.to_str().unwrap()], b"");
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(output.stdout.is_empty(), "drew something: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "error: MCP config {}: {problem}",
+                config.display()
+            )),
+            "{stderr}"
+        );
+    }
+    let missing = dir.path().join("none.json");
+    let output = mock_agent_with_stdin(&["--mcp-config", missing.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read it"));
+}
+
+/// Without MCP servers a tool call fails at once; the reply still comes.
+#[test]
+fn the_assign_footer_without_mcp_servers_still_gets_its_reply() {
+    let output = mock_agent_with_stdin(
+        &["--profile", "reviewer"],
+        b"\x1b[200~Check it\nReply with the send_message tool.\x1b[201~\r",
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let position = |line: &str| {
+        stdout
+            .find(&format!("\x1b[2K{line}\r\n"))
+            .unwrap_or_else(|| panic!("no line {line:?} in {stdout:?}"))
+    };
+    let calling = position("● calling send_message(message=\"Reviewed: Check it\")");
+    let failed =
+        position("● tool send_message failed: no MCP servers are configured (see --mcp-config)");
+    let reply = position("● Sent my result to my supervisor.");
+    assert!(calling < failed && failed < reply, "{stdout:?}");
+}
+
+#[test]
 fn piped_input_is_answered_and_the_end_of_input_exits_0() {
     let output = mock_agent_with_stdin(&[], b"hi there\r");
     assert_eq!(output.status.code(), Some(0), "{output:?}");
@@ -464,6 +517,8 @@ fn mock_agent_with_stdin(args: &[&str], input: &[u8]) -> Output {
         .args(args)
         .env_remove("CAO_MOCK_AGENT_SCRIPT")
         .env_remove("CAO_MOCK_AGENT_LOG")
+        .env_remove("CAO_MOCK_AGENT_MCP_CONFIG")
+        .env_remove("CAO_MOCK_AGENT_PROFILE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

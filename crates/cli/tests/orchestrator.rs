@@ -2,113 +2,16 @@
 //! `cao mock-agent` processes: launch, status events, byte-exact input, last-reply extraction,
 //! failures that are fast and leave nothing behind, deletion and re-adoption.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cao_mux::tmux::TmuxMux;
 use cao_mux::Multiplexer;
 use cao_orchestrator::home::CaoHome;
-use cao_orchestrator::service::{
-    CreateTerminal, Orchestrator, OrchestratorConfig, OrchestratorError, OutputMode,
-};
+use cao_orchestrator::service::{CreateTerminal, OrchestratorError, OutputMode};
 use cao_orchestrator::TerminalStatus;
-use cao_tmux::engine::ControlOptions;
-use cao_tmux::Socket;
 
-const DEADLINE: Duration = Duration::from_secs(20);
+mod common;
 
-/// A private tmux server and CAO_HOME_DIR; the server is killed on drop.
-struct Fixture {
-    socket: String,
-    home: tempfile::TempDir,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        Fixture {
-            socket: format!(
-                "cao-orch-{}-{}-{nanos}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ),
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn mux(&self) -> Arc<TmuxMux> {
-        let options = ControlOptions::new(Socket::named(&self.socket)).config_file("/dev/null");
-        Arc::new(TmuxMux::with_options(
-            options,
-            vec!["cao_terminal_id".to_string()],
-        ))
-    }
-
-    async fn start(&self) -> (Orchestrator, Arc<TmuxMux>) {
-        self.start_with_path(std::env::var_os("PATH").unwrap_or_default())
-            .await
-    }
-
-    async fn start_with_path(&self, path: std::ffi::OsString) -> (Orchestrator, Arc<TmuxMux>) {
-        let mux = self.mux();
-        let mut config = OrchestratorConfig::new(CaoHome::at(self.home.path()), mux.clone());
-        config.cao_binary = env!("CARGO_BIN_EXE_cao").into();
-        config.default_provider = "mock".into();
-        config.path = path;
-        let orchestrator = Orchestrator::start(config)
-            .await
-            .expect("orchestrator starts");
-        (orchestrator, mux)
-    }
-
-    fn log_path(&self) -> std::path::PathBuf {
-        self.home.path().join("mock-agent.jsonl")
-    }
-
-    fn logged_inputs(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-        text.lines()
-            .map(|line| {
-                let value: serde_json::Value = serde_json::from_str(line).unwrap();
-                value["input"].as_str().unwrap().to_string()
-            })
-            .collect()
-    }
-
-    fn request(&self, session: &str) -> CreateTerminal {
-        CreateTerminal {
-            agent_profile: "developer".into(),
-            provider: Some("mock".into()),
-            session_name: Some(session.into()),
-            env_vars: BTreeMap::from([(
-                "CAO_MOCK_AGENT_LOG".to_string(),
-                self.log_path().display().to_string(),
-            )]),
-            ..CreateTerminal::default()
-        }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .stderr(std::process::Stdio::null())
-            .status();
-        let socket = Socket::named(&self.socket).path();
-        let _ = std::fs::remove_file(socket);
-    }
-}
-
-fn ready(status: TerminalStatus) -> bool {
-    status.is_ready()
-}
+use common::{ready, Fixture, DEADLINE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mock_agent_goes_idle_then_completes_a_hostile_multiline_task_byte_for_byte() {

@@ -7,12 +7,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use cao_orchestrator::service::{
     CreateTerminal, Orchestrator, OrchestratorError, OutputMode, Terminal,
 };
-use cao_orchestrator::TerminalStatus;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_handler, tool_router, ServerHandler};
@@ -21,9 +19,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{reply, terminal_error, Failure, ToolReply};
-
-/// How long `send_session_message` waits for a busy terminal to finish its turn.
-const DELIVERY_WAIT: Duration = Duration::from_secs(600);
 
 const FIND_TERMINALS: &str = "list terminals with get_session_info or list_sessions";
 
@@ -176,29 +171,19 @@ impl OpsServer {
         reply(detail)
     }
 
-    /// Deliver a message to a terminal as its next task: at once when it is idle or
-    /// completed (or still starting), after its current turn when it is working.
+    /// Queue a message for a terminal through its inbox: it is delivered as the terminal's
+    /// next task as soon as the terminal is idle or completed (at once if it already is).
     #[tool]
     async fn send_session_message(
         &self,
         Parameters(params): Parameters<SendSessionMessageParams>,
     ) -> ToolReply {
         let terminal = self.terminal(&params.terminal_id)?;
-        if terminal.status == TerminalStatus::Processing {
-            self.orchestrator
-                .wait_for_status(
-                    &terminal.id,
-                    |status| status.is_ready() || status == TerminalStatus::WaitingUserAnswer,
-                    DELIVERY_WAIT,
-                )
-                .await?;
-        }
         self.orchestrator
-            .send_input(&terminal.id, &params.message)
-            .await?;
+            .send_message(None, Some(&terminal.id), &params.message)?;
         reply(json!({
             "success": true,
-            "message": format!("Message delivered to terminal '{}'", terminal.id),
+            "message": format!("Message queued for terminal '{}'", terminal.id),
             "terminal_id": terminal.id,
         }))
     }

@@ -15,6 +15,20 @@
 //! mock> _
 //! ```
 //!
+//! A rule's tool calls appear between the echo and the reply, the working line staying at the
+//! bottom while each runs:
+//!
+//! ```text
+//! ● calling handoff(agent_profile="developer", message="Implement: x")
+//!   ⎿ {"success":true,"output":"done",…}       ← first line of the result
+//! ● calling assign(agent_profile="reviewer", …)
+//! ● tool assign failed: connection refused     ← a failed call; the turn goes on
+//! ● developer: done
+//! ```
+//!
+//! The core does not make the calls: it asks for one with [`Action::CallTool`] and is told
+//! the result with [`Agent::tool_result`], so tests feed it fake results.
+//!
 //! Time is a [`Duration`] since the program started, supplied by the caller, so tests drive
 //! the clock by hand.
 
@@ -22,6 +36,7 @@ use std::time::Duration;
 
 use crate::input::{Event, InputParser};
 use crate::script::{Outcome, Plan, Script};
+use crate::template::Context;
 
 /// The first line on screen.
 pub const BANNER: &str = "cao mock-agent — scripted agent; type /exit to quit";
@@ -46,15 +61,38 @@ const CLEAR_LINE: &str = "\r\x1b[2K";
 const DEFAULT_WIDTH: usize = 80;
 
 /// What the I/O shell must do, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Write these bytes to the terminal.
     Write(String),
     /// An input was submitted: log it. Exact text, except that bytes which are not UTF-8 are
     /// replaced by U+FFFD.
     Submitted(String),
+    /// Make this tool call off the terminal thread, then pass its result to
+    /// [`Agent::tool_result`].
+    CallTool(ToolCall),
     /// Exit with this status.
     Exit(i32),
+}
+
+/// A tool call the agent wants made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    /// Names this call in [`Agent::tool_result`]; unique within a run.
+    pub id: u64,
+    /// `tool` or `server.tool`, as the script wrote it.
+    pub tool: String,
+    /// The arguments, placeholders filled in (a JSON object).
+    pub args: serde_json::Value,
+}
+
+/// What a tool call gave back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolResult {
+    /// The result's text, or for a failed call the reason.
+    pub text: String,
+    /// Whether the call failed (no answer, or a result flagged `isError`).
+    pub is_error: bool,
 }
 
 /// The agent: screen state, input buffer, the job in progress.
@@ -68,6 +106,7 @@ pub struct Agent {
     width: usize,
     input_closed: bool,
     last_input_at: Duration,
+    next_call_id: u64,
     actions: Vec<Action>,
 }
 
@@ -78,7 +117,7 @@ enum Phase {
     /// The prompt is on the bottom line.
     Prompt,
     /// Answering an input.
-    Busy(Job),
+    Busy(Box<Job>),
     /// Gone; every further call is ignored.
     Exited,
 }
@@ -86,6 +125,10 @@ enum Phase {
 #[derive(Debug)]
 struct Job {
     started_at: Duration,
+    /// The submitted input, for placeholders.
+    input: String,
+    /// Results of the calls made so far.
+    results: Vec<ToolResult>,
     plan: Plan,
     step: Step,
     frame: usize,
@@ -98,6 +141,8 @@ enum Step {
     Working { until: Duration },
     /// The approval question is at the bottom.
     Asking,
+    /// Waiting for the result of call `id`, the working line at the bottom.
+    Calling { id: u64 },
     /// Reply lines appear one at a time above the working line.
     Streaming {
         lines: Vec<String>,
@@ -119,6 +164,7 @@ impl Agent {
             width: DEFAULT_WIDTH,
             input_closed: false,
             last_input_at: now,
+            next_call_id: 0,
             actions: Vec::new(),
         }
     }
@@ -176,6 +222,45 @@ impl Agent {
         std::mem::take(&mut self.actions)
     }
 
+    /// The result of the tool call `id`. A result for a call that is no longer awaited (the
+    /// turn was interrupted) is ignored.
+    pub fn tool_result(&mut self, id: u64, result: ToolResult, now: Duration) -> Vec<Action> {
+        if let Phase::Busy(job) = &mut self.phase {
+            if matches!(job.step, Step::Calling { id: awaited } if awaited == id) {
+                let tool = job
+                    .plan
+                    .calls
+                    .get(job.results.len())
+                    .map_or("?", |call| call.tool.as_str());
+                let first = split_lines(&result.text)
+                    .first()
+                    .map_or(String::new(), |line| sanitize(line));
+                // One column spare, as for the prompt, so the line never wraps.
+                let line = if result.is_error {
+                    fit_head(
+                        &format!("● tool {tool} failed: {first}"),
+                        self.width.saturating_sub(1),
+                    )
+                } else if first.is_empty() {
+                    "  ⎿ (no output)".to_owned()
+                } else {
+                    format!("  ⎿ {}", fit_head(&first, self.width.saturating_sub(5)))
+                };
+                job.results.push(result);
+                // Working with nothing left to wait for: `advance` starts the next call or
+                // gives the outcome.
+                job.step = Step::Working { until: now };
+                let working = working_line(job, now);
+                self.write(CLEAR_LINE);
+                self.write(&line);
+                self.write("\r\n");
+                self.write(&working);
+            }
+        }
+        self.advance(now);
+        std::mem::take(&mut self.actions)
+    }
+
     /// When the agent next needs [`Agent::tick`], if at all.
     pub fn next_deadline(&self) -> Option<Duration> {
         let escape = self
@@ -187,6 +272,7 @@ impl Agent {
             Phase::Busy(job) => match &job.step {
                 Step::Working { until } => Some((*until).min(job.next_frame_at)),
                 Step::Streaming { next_at, .. } => Some((*next_at).min(job.next_frame_at)),
+                Step::Calling { .. } => Some(job.next_frame_at),
                 Step::Asking => None,
             },
             Phase::Prompt | Phase::Exited => None,
@@ -270,6 +356,8 @@ impl Agent {
         let plan = self.script.plan_for(&input);
         let job = Job {
             started_at: now,
+            input,
+            results: Vec::new(),
             step: Step::Working {
                 until: now + plan.delay,
             },
@@ -278,7 +366,7 @@ impl Agent {
             next_frame_at: now + SPINNER_FRAME,
         };
         self.write(&working_line(&job, now));
-        self.phase = Phase::Busy(job);
+        self.phase = Phase::Busy(Box::new(job));
     }
 
     fn answer(&mut self, approved: bool, now: Duration) {
@@ -327,13 +415,38 @@ impl Agent {
                         self.write(APPROVAL_QUESTION);
                         return true;
                     }
+                    if let Some(call) = job.plan.calls.get(job.results.len()) {
+                        let context = Context {
+                            input: &job.input,
+                            results: &job.results,
+                        };
+                        let call = ToolCall {
+                            id: self.next_call_id,
+                            tool: call.tool.clone(),
+                            args: call.args.render(&context),
+                        };
+                        self.next_call_id += 1;
+                        job.step = Step::Calling { id: call.id };
+                        let working = working_line(job, now);
+                        let room = self.width.saturating_sub("● calling ".len());
+                        let shown = fit_head(&sanitize(&describe_call(&call)), room);
+                        self.write(CLEAR_LINE);
+                        self.write(&format!("● calling {shown}\r\n"));
+                        self.write(&working);
+                        self.actions.push(Action::CallTool(call));
+                        return true;
+                    }
                     match job.plan.outcome.clone() {
                         Outcome::Fatal { code, message } => {
                             self.write(CLEAR_LINE);
                             self.write(&format!("✗ error: {}\r\n", sanitize(&message)));
                             self.exit(code);
                         }
-                        Outcome::Reply(text) => {
+                        Outcome::Reply(template) => {
+                            let text = template.render(&Context {
+                                input: &job.input,
+                                results: &job.results,
+                            });
                             let lines = reply_lines(&text);
                             match job.plan.stream_gap {
                                 Some(_) => {
@@ -376,7 +489,9 @@ impl Agent {
                     }
                     true
                 }
-                Step::Working { .. } | Step::Streaming { .. } if now >= job.next_frame_at => {
+                Step::Working { .. } | Step::Streaming { .. } | Step::Calling { .. }
+                    if now >= job.next_frame_at =>
+                {
                     job.frame += 1;
                     // After a stall, continue from now instead of replaying missed frames.
                     let next = job.next_frame_at + SPINNER_FRAME;
@@ -440,6 +555,19 @@ fn working_line(job: &Job, now: Duration) -> String {
     let spinner = SPINNER[job.frame % SPINNER.len()];
     let seconds = now.saturating_sub(job.started_at).as_secs();
     format!("{CLEAR_LINE}{spinner} working… (esc to interrupt, {seconds}s)")
+}
+
+/// `tool(key="value", other=1)`: the call as the `● calling` line shows it, values as JSON.
+fn describe_call(call: &ToolCall) -> String {
+    let args = match &call.args {
+        serde_json::Value::Object(object) => object
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    format!("{}({args})", call.tool)
 }
 
 /// Reply text as screen lines: `● ` before the first, two spaces before the rest.

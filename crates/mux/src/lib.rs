@@ -186,6 +186,28 @@ pub trait Multiplexer: Send + Sync {
     /// asked for it).
     async fn paste(&self, pane: &PaneRef, text: &str, bracketed: bool) -> Result<(), MuxError>;
 
+    /// Stages `text` in the named buffer, to be pasted later by [`Multiplexer::paste_staged`].
+    ///
+    /// Staging and pasting are two steps so that a caller can record in between that a
+    /// delivery is under way: the buffer survives a crash of the caller, and whether it still
+    /// exists ([`Multiplexer::has_staged`]) tells afterwards whether the paste happened.
+    async fn stage(&self, name: &str, text: &str) -> Result<(), MuxError>;
+
+    /// Pastes the named staged buffer into the pane and deletes it, in one step of the
+    /// multiplexer (the buffer is gone if and only if the paste happened).
+    async fn paste_staged(
+        &self,
+        pane: &PaneRef,
+        name: &str,
+        bracketed: bool,
+    ) -> Result<(), MuxError>;
+
+    /// Whether the named staged buffer still exists.
+    async fn has_staged(&self, name: &str) -> Result<bool, MuxError>;
+
+    /// Deletes the named staged buffer; a missing one is not an error.
+    async fn drop_staged(&self, name: &str) -> Result<(), MuxError>;
+
     /// Sends keys by tmux key name (`Enter`, `C-c`, `Escape`, `Up`, `y`, …).
     async fn send_keys(&self, pane: &PaneRef, keys: &[String]) -> Result<(), MuxError>;
 

@@ -51,6 +51,7 @@ impl ApiError {
                 OrchestratorError::NotFound(_) => StatusCode::NOT_FOUND,
                 OrchestratorError::Invalid(_) => StatusCode::BAD_REQUEST,
                 OrchestratorError::Conflict(_) => StatusCode::CONFLICT,
+                OrchestratorError::Forbidden(_) => StatusCode::FORBIDDEN,
                 OrchestratorError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 OrchestratorError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
                 OrchestratorError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -14,9 +14,12 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::ApiError;
-use crate::orchestrator::{CreateTerminal, OutputMode};
-use crate::params::{string_list, Params};
+use crate::orchestrator::{
+    AssignRequest, CreateTerminal, HandoffRequest, OutputMode, DEFAULT_HANDOFF_TIMEOUT,
+};
+use crate::params::{number, string_list, Params};
 use crate::state::AppState;
+use cao_orchestrator::store::InboxStatus;
 
 type Reply = Result<axum::response::Response, ApiError>;
 
@@ -296,6 +299,195 @@ pub(crate) async fn events(
 fn matches_terminal(event: &Value, filter: Option<&str>) -> bool {
     match filter {
         None => true,
-        Some(terminal_id) => event.get("terminal_id").and_then(Value::as_str) == Some(terminal_id),
+        Some(terminal_id) => ["terminal_id", "receiver_id", "worker_id"]
+            .iter()
+            .any(|key| event.get(*key).and_then(Value::as_str) == Some(terminal_id)),
     }
+}
+
+/// `POST /terminals/{terminal_id}/inbox/messages`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct QueueParams {
+    message: String,
+    sender_id: Option<String>,
+}
+
+fn queued(message: cao_orchestrator::store::InboxMessage) -> Reply {
+    let mut value = serde_json::to_value(&message).map_err(|error| {
+        ApiError::from(crate::orchestrator::OrchestratorError::Internal(
+            error.to_string(),
+        ))
+    })?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("success".into(), json!(true));
+        object.insert("message_id".into(), json!(message.id));
+    }
+    ok(value)
+}
+
+pub(crate) async fn queue_message(
+    State(state): State<AppState>,
+    Path(terminal_id): Path<String>,
+    Params(params): Params<QueueParams>,
+) -> Reply {
+    let message = state.orchestrator().send_message(
+        params.sender_id.as_deref(),
+        Some(&terminal_id),
+        &params.message,
+    )?;
+    queued(message)
+}
+
+/// `GET /terminals/{terminal_id}/inbox/messages`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListMessagesParams {
+    status: Option<String>,
+    #[serde(default, deserialize_with = "number")]
+    limit: Option<u64>,
+}
+
+pub(crate) async fn list_messages(
+    State(state): State<AppState>,
+    Path(terminal_id): Path<String>,
+    Params(params): Params<ListMessagesParams>,
+) -> Reply {
+    let status = match params.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(InboxStatus::parse(text).ok_or_else(|| {
+            ApiError::from(crate::orchestrator::OrchestratorError::Invalid(format!(
+                "unknown message status '{}': use pending, delivering, delivered, failed or uncertain",
+                text.escape_debug()
+            )))
+        })?),
+    };
+    let limit = params.limit.unwrap_or(100) as usize;
+    ok(state.orchestrator().inbox(&terminal_id, status, limit)?)
+}
+
+/// `POST /agents/messages`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SendMessageParams {
+    message: String,
+    sender_id: Option<String>,
+    receiver_id: Option<String>,
+}
+
+pub(crate) async fn send_message(
+    State(state): State<AppState>,
+    Params(params): Params<SendMessageParams>,
+) -> Reply {
+    let message = state.orchestrator().send_message(
+        params.sender_id.as_deref(),
+        params.receiver_id.as_deref(),
+        &params.message,
+    )?;
+    queued(message)
+}
+
+/// `POST /agents/handoff`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HandoffParams {
+    agent_profile: String,
+    message: String,
+    caller_id: Option<String>,
+    #[serde(default, deserialize_with = "number")]
+    timeout: Option<u64>,
+    #[serde(default, deserialize_with = "number")]
+    wait: Option<u64>,
+    provider: Option<String>,
+    working_directory: Option<String>,
+    model: Option<String>,
+}
+
+pub(crate) async fn handoff(
+    State(state): State<AppState>,
+    Params(params): Params<HandoffParams>,
+) -> Reply {
+    let outcome = state
+        .orchestrator()
+        .handoff(HandoffRequest {
+            caller_id: params.caller_id,
+            agent_profile: params.agent_profile,
+            message: params.message,
+            timeout: params
+                .timeout
+                .map(std::time::Duration::from_secs)
+                .unwrap_or(DEFAULT_HANDOFF_TIMEOUT),
+            wait: params.wait.map(std::time::Duration::from_secs),
+            working_directory: params.working_directory,
+            model: params.model,
+            provider: params.provider,
+        })
+        .await?;
+    ok(outcome)
+}
+
+/// `POST /agents/assign`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AssignParams {
+    agent_profile: String,
+    message: String,
+    caller_id: Option<String>,
+    session_name: Option<String>,
+    provider: Option<String>,
+    working_directory: Option<String>,
+    model: Option<String>,
+}
+
+pub(crate) async fn assign(
+    State(state): State<AppState>,
+    Params(params): Params<AssignParams>,
+) -> Reply {
+    let outcome = state
+        .orchestrator()
+        .assign(AssignRequest {
+            caller_id: params.caller_id,
+            agent_profile: params.agent_profile,
+            message: params.message,
+            session_name: params.session_name,
+            working_directory: params.working_directory,
+            model: params.model,
+            provider: params.provider,
+        })
+        .await?;
+    ok(outcome)
+}
+
+/// `GET /handoff-results`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListHandoffsParams {
+    caller_id: Option<String>,
+    #[serde(default, deserialize_with = "number")]
+    limit: Option<u64>,
+}
+
+pub(crate) async fn list_handoffs(
+    State(state): State<AppState>,
+    Params(params): Params<ListHandoffsParams>,
+) -> Reply {
+    let limit = params.limit.unwrap_or(20) as usize;
+    ok(state
+        .orchestrator()
+        .handoff_jobs(params.caller_id.as_deref(), limit)?)
+}
+
+pub(crate) async fn handoff_result(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Reply {
+    ok(state.orchestrator().handoff_result(&job_id)?)
+}
+
+pub(crate) async fn cancel_handoff(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Reply {
+    ok(state.orchestrator().cancel_handoff(&job_id).await?)
+}
+
+pub(crate) async fn session_activity(
+    State(state): State<AppState>,
+    Path(session_name): Path<String>,
+) -> Reply {
+    ok(state.orchestrator().session_activity(&session_name)?)
 }

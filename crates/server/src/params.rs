@@ -104,6 +104,25 @@ pub(crate) fn string_list<'de, D: Deserializer<'de>>(
     ))
 }
 
+/// A whole number given as a JSON number or as text (query strings carry only text).
+pub(crate) fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Number(u64),
+        Text(String),
+    }
+    match Option::<NumberOrText>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(NumberOrText::Number(number)) => Ok(Some(number)),
+        Some(NumberOrText::Text(text)) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a whole number"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

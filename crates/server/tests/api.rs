@@ -300,6 +300,15 @@ async fn openapi_lists_every_route_and_every_route_is_served() {
         ("get", "/agents/profiles"),
         ("get", "/agents/profiles/{name}"),
         ("get", "/agents/providers"),
+        ("get", "/sessions/{session_name}/activity"),
+        ("post", "/terminals/{terminal_id}/inbox/messages"),
+        ("get", "/terminals/{terminal_id}/inbox/messages"),
+        ("post", "/agents/messages"),
+        ("post", "/agents/handoff"),
+        ("post", "/agents/assign"),
+        ("get", "/handoff-results"),
+        ("get", "/handoff-results/{job_id}"),
+        ("post", "/handoff-results/{job_id}/cancel"),
         ("get", "/events"),
     ];
     let mut documented = 0;
@@ -317,7 +326,8 @@ async fn openapi_lists_every_route_and_every_route_is_served() {
             let target = path
                 .replace("{session_name}", "cao-nosuch")
                 .replace("{terminal_id}", "abcd1234")
-                .replace("{name}", "nosuch");
+                .replace("{name}", "nosuch")
+                .replace("{job_id}", "0123456789abcdef");
             let response = server
                 .request(&method.to_ascii_uppercase(), &target)
                 .send()

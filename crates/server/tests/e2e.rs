@@ -55,6 +55,7 @@ fn run_mock_agent() -> ! {
         script,
         log: std::env::var_os("CAO_MOCK_AGENT_LOG").map(Into::into),
         terminal_id: std::env::var("CAO_TERMINAL_ID").ok(),
+        ..Default::default()
     };
     match cao_mock_agent::run(&options) {
         Ok(code) => std::process::exit(code),

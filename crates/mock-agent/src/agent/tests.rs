@@ -44,11 +44,12 @@ impl Screen {
     }
 }
 
-/// An agent plus its screen, log and exit status.
+/// An agent plus its screen, log, the tool calls it asked for, and exit status.
 struct Harness {
     agent: Agent,
     screen: Screen,
     log: Vec<String>,
+    calls: Vec<ToolCall>,
     exit: Option<i32>,
 }
 
@@ -58,6 +59,7 @@ impl Harness {
             agent: Agent::new(Script::parse(script).unwrap(), Duration::ZERO),
             screen: Screen::default(),
             log: Vec::new(),
+            calls: Vec::new(),
             exit: None,
         };
         let actions = harness.agent.tick(Duration::ZERO);
@@ -71,6 +73,7 @@ impl Harness {
             match action {
                 Action::Write(text) => self.screen.apply(&text),
                 Action::Submitted(input) => self.log.push(input),
+                Action::CallTool(call) => self.calls.push(call),
                 Action::Exit(code) => self.exit = Some(code),
             }
         }
@@ -85,7 +88,30 @@ impl Harness {
         let actions = self.agent.tick(MS * at_ms as u32);
         self.take(actions);
     }
+
+    /// Answers call `id` with `text`.
+    fn answer(&mut self, id: u64, text: &str, is_error: bool, at_ms: u64) {
+        let result = ToolResult {
+            text: text.to_owned(),
+            is_error,
+        };
+        let actions = self.agent.tool_result(id, result, MS * at_ms as u32);
+        self.take(actions);
+    }
 }
+
+const TEAM_SCRIPT: &str = r#"
+[[rules]]
+match = "build"
+delay_ms = 100
+reply = "developer: {result.0.output}\nreviewer: {result.1.terminal_id}"
+[[rules.calls]]
+tool = "handoff"
+args = { agent_profile = "developer", message = "Implement: {input}" }
+[[rules.calls]]
+tool = "team.assign"
+args = { agent_profile = "reviewer", message = "Review this change: {result.0.output}" }
+"#;
 
 fn paste(text: &str) -> Vec<u8> {
     [b"\x1b[200~", text.as_bytes(), b"\x1b[201~"].concat()
@@ -337,6 +363,193 @@ fn closed_input_exits_after_the_current_reply() {
 }
 
 #[test]
+fn calls_run_in_order_under_the_working_line_then_the_reply() {
+    let mut harness = Harness::new(TEAM_SCRIPT);
+    harness.agent.set_width(200);
+    harness.feed(b"build it\r", 0);
+    harness.tick(99);
+    assert!(harness.calls.is_empty(), "the working time comes first");
+    harness.tick(100);
+    assert_eq!(
+        harness.calls,
+        vec![ToolCall {
+            id: 0,
+            tool: "handoff".into(),
+            args: serde_json::json!({"agent_profile": "developer", "message": "Implement: build it"}),
+        }]
+    );
+    let screen = harness.screen.text();
+    assert!(
+        screen.ends_with(
+            "» build it\n● calling handoff(agent_profile=\"developer\", message=\"Implement: build it\")\n⠙ working… (esc to interrupt, 0s)"
+        ),
+        "{screen}"
+    );
+    // A handoff may block for minutes: the spinner goes on, nothing else happens.
+    for at in (200..=65_000).step_by(100) {
+        harness.tick(at);
+    }
+    assert_eq!(harness.calls.len(), 1);
+    assert_eq!(harness.agent.next_deadline(), Some(MS * 65_100));
+    assert!(harness
+        .screen
+        .bottom()
+        .ends_with("working… (esc to interrupt, 65s)"));
+
+    let handoff = r#"{"success":true,"message":"done","output":"built it","terminal_id":"dev00001","job_id":"j1"}"#;
+    harness.answer(0, handoff, false, 65_050);
+    assert_eq!(harness.calls.len(), 2);
+    assert_eq!(harness.calls[1].id, 1);
+    assert_eq!(harness.calls[1].tool, "team.assign");
+    assert_eq!(
+        harness.calls[1].args,
+        serde_json::json!({"agent_profile": "reviewer", "message": "Review this change: built it"})
+    );
+    assert!(harness.screen.bottom().contains("working…"));
+    harness.answer(
+        1,
+        r#"{"success":true,"terminal_id":"rev00002","message":"assigned"}"#,
+        false,
+        65_100,
+    );
+    assert_eq!(
+        harness.screen.text(),
+        format!(
+            "{BANNER}\n\nmock> build it\n» build it\n\
+             ● calling handoff(agent_profile=\"developer\", message=\"Implement: build it\")\n\
+             \x20 ⎿ {handoff}\n\
+             ● calling team.assign(agent_profile=\"reviewer\", message=\"Review this change: built it\")\n\
+             \x20 ⎿ {{\"success\":true,\"terminal_id\":\"rev00002\",\"message\":\"assigned\"}}\n\
+             ● developer: built it\n  reviewer: rev00002\n✓ done in 65.1s\n\nmock> "
+        )
+    );
+    assert_eq!(harness.log, vec!["build it"]);
+}
+
+#[test]
+fn a_failed_call_shows_its_reason_and_the_turn_goes_on() {
+    let mut harness = Harness::new(TEAM_SCRIPT);
+    harness.feed(b"build\r", 0);
+    harness.tick(100);
+    harness.answer(
+        0,
+        "MCP server `cao` is not connected: connection refused\nmore",
+        true,
+        150,
+    );
+    assert_eq!(
+        harness.calls[1].args["message"],
+        "Review this change: MCP server `cao` is not connected: connection refused\nmore",
+        "a failed call's {{result.N.field}} is its error text"
+    );
+    harness.answer(1, "", false, 160);
+    let screen = harness.screen.text();
+    assert!(
+        screen.contains(
+            "\n● tool handoff failed: MCP server `cao` is not connected: connection refused\n● calling team.assign("
+        ),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("\n  ⎿ (no output)\n● developer: MCP server"),
+        "{screen}"
+    );
+    assert!(!screen.contains('✗'), "{screen}");
+    assert!(screen.ends_with("✓ done in 0.2s\n\nmock> "), "{screen}");
+    assert_eq!(harness.exit, None);
+}
+
+#[test]
+fn results_for_calls_no_longer_awaited_are_ignored() {
+    let mut harness = Harness::new(TEAM_SCRIPT);
+    harness.feed(b"build\r", 0);
+    harness.tick(100);
+    harness.answer(7, "{}", false, 110);
+    assert_eq!(harness.calls.len(), 1, "not the awaited call");
+    harness.feed(b"\x03", 120);
+    assert!(harness.screen.text().ends_with("✗ interrupted\n\nmock> "));
+    harness.answer(0, "{}", false, 130);
+    assert_eq!(harness.calls.len(), 1);
+    assert!(harness.screen.text().ends_with("✗ interrupted\n\nmock> "));
+
+    // The next turn's calls get new ids, so the late answer cannot be taken for them.
+    harness.feed(b"build again\r", 200);
+    harness.tick(300);
+    assert_eq!(harness.calls[1].id, 1);
+    harness.answer(0, "{}", false, 310);
+    assert_eq!(harness.calls.len(), 2);
+}
+
+#[test]
+fn calls_come_after_the_approval_and_a_denial_skips_them() {
+    let script = "[[rules]]\nask_approval = true\ndelay_ms = 10\nreply = \"{result.0}\"\n[[rules.calls]]\ntool = \"t\"\n";
+    let mut harness = Harness::new(script);
+    harness.feed(b"go\r", 0);
+    harness.tick(10);
+    assert_eq!(harness.screen.bottom(), APPROVAL_QUESTION);
+    assert!(harness.calls.is_empty());
+    harness.feed(b"y", 20);
+    harness.tick(30);
+    assert_eq!(harness.calls.len(), 1);
+    assert_eq!(harness.calls[0].args, serde_json::json!({}));
+    harness.answer(0, "ok", false, 40);
+    assert!(harness
+        .screen
+        .text()
+        .ends_with("  ⎿ ok\n● ok\n✓ done in 0.0s\n\nmock> "));
+    harness.feed(b"go\r", 100);
+    harness.tick(110);
+    harness.feed(b"n", 120);
+    assert_eq!(harness.calls.len(), 1);
+    assert!(harness
+        .screen
+        .text()
+        .ends_with("● denied\n✓ done in 0.0s\n\nmock> "));
+}
+
+#[test]
+fn call_lines_keep_to_one_row() {
+    let mut harness = Harness::new(TEAM_SCRIPT);
+    harness.agent.set_width(40);
+    harness.feed(&paste("build\nwith a very long second line of text"), 0);
+    harness.feed(b"\r", 1);
+    harness.tick(101);
+    let calling = harness.screen.lines[harness.screen.lines.len() - 2].clone();
+    assert!(
+        calling.starts_with("● calling handoff(agent_profile="),
+        "{calling}"
+    );
+    assert!(
+        calling.ends_with('…') && calling.chars().count() <= 40,
+        "{calling}"
+    );
+    harness.answer(0, &format!("{}\nsecond", "r".repeat(100)), false, 102);
+    let result = harness
+        .screen
+        .lines
+        .iter()
+        .find(|line| line.starts_with("  ⎿ "))
+        .unwrap()
+        .clone();
+    assert!(
+        result.ends_with('…') && result.chars().count() <= 40,
+        "{result}"
+    );
+    harness.answer(1, &format!("{}\x1b[2J", "e".repeat(100)), true, 103);
+    let failed = harness
+        .screen
+        .lines
+        .iter()
+        .find(|line| line.starts_with("● tool team.assign failed: "))
+        .unwrap()
+        .clone();
+    assert!(
+        failed.ends_with('…') && failed.chars().count() <= 40,
+        "{failed}"
+    );
+}
+
+#[test]
 fn split_lines_handles_every_line_break() {
     assert_eq!(split_lines(""), vec![""]);
     assert_eq!(split_lines("a"), vec!["a"]);
@@ -360,21 +573,32 @@ proptest! {
     #[test]
     fn arbitrary_input_never_panics(
         chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..32),
-        script_index in 0usize..3,
+        script_index in 0usize..4,
     ) {
         let scripts = [
             "",
             "[[rules]]\nask_approval = true\ndelay_ms = 20\nstream_ms = 10\nreply = \"a\\nb\"\n",
             "[[rules]]\nmatch = \"x\"\nerror = \"boom\"\nexit_code = 4\n",
+            TEAM_SCRIPT,
         ];
         let mut agent = Agent::new(Script::parse(scripts[script_index]).unwrap(), Duration::ZERO);
         let mut at = Duration::ZERO;
         let _ = agent.tick(at);
-        for chunk in chunks {
+        let mut pending = Vec::new();
+        for (index, chunk) in chunks.into_iter().enumerate() {
             at += MS * 7;
-            let _ = agent.feed(&chunk, at);
+            pending.extend(agent.feed(&chunk, at));
             at += MS * 13;
-            let _ = agent.tick(at);
+            pending.extend(agent.tick(at));
+            // Answer the calls asked for so far, some late, some failed.
+            if index % 2 == 1 {
+                for action in std::mem::take(&mut pending) {
+                    if let Action::CallTool(call) = action {
+                        let result = ToolResult { text: chunk.len().to_string(), is_error: index % 4 == 1 };
+                        let _ = agent.tool_result(call.id, result, at);
+                    }
+                }
+            }
         }
         let _ = agent.close_input(at);
         let _ = agent.tick(at + Duration::from_secs(60));

@@ -268,6 +268,8 @@ fn context() -> LaunchContext {
         working_directory: "/work/project".into(),
         config_dir: "/home/u/.cao/terminals/0a1b2c3d".into(),
         cao_mcp_command: vec!["/usr/bin/cao".into(), "mcp-server".into()],
+        cao_mcp_url: "http://127.0.0.1:9889/mcp/agents/1a2b3c4d".into(),
+        cao_api_token: "token".into(),
         cao_binary: "/usr/bin/cao".into(),
         mock_script: None,
         extra_env: vec![("CAO_EXTRA".into(), "1".into())],
@@ -348,27 +350,36 @@ fn codex_flags_are_toml_literals() {
 }
 
 #[test]
-fn mock_launch_adds_the_script_only_when_given() {
+fn mock_launch_adds_the_script_only_when_given_and_wires_mcp_over_http() {
     let pack = pack_for("mock/x");
+    let launch = pack.render_launch(&context()).unwrap();
+    let config = "/home/u/.cao/terminals/0a1b2c3d/mcp.json";
     assert_eq!(
-        pack.render_launch(&context()).unwrap().argv,
-        ["/usr/bin/cao", "mock-agent"]
+        launch.argv,
+        [
+            "/usr/bin/cao",
+            "mock-agent",
+            "--profile",
+            "developer",
+            "--mcp-config",
+            config
+        ]
     );
     let with_script = LaunchContext {
         mock_script: Some("/tmp/s.toml".into()),
         ..context()
     };
     assert_eq!(
-        pack.render_launch(&with_script).unwrap().argv,
+        pack.render_launch(&with_script).unwrap().argv[..4],
         ["/usr/bin/cao", "mock-agent", "--script", "/tmp/s.toml"]
     );
-    assert_eq!(pack.input.submit_delay_ms, 30);
-    assert_eq!(
-        pack.exit,
-        [ExitStep::Text {
-            text: "/exit".into()
-        }]
-    );
+    let (path, text) = &launch.files[0];
+    assert_eq!(path.display().to_string(), config);
+    let json: serde_json::Value = serde_json::from_str(text).unwrap();
+    let server = &json["mcpServers"]["cao-mcp-server"];
+    assert_eq!(server["type"], "http");
+    assert_eq!(server["url"], "http://127.0.0.1:9889/mcp/agents/1a2b3c4d");
+    assert_eq!(server["headers"]["Authorization"], "Bearer token");
 }
 
 fn pack_text(launch: &str, files: &str) -> String {

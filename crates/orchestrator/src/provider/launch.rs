@@ -26,6 +26,10 @@ pub struct LaunchContext {
     pub config_dir: PathBuf,
     /// The argv that starts cao's MCP server for this agent (`["cao", "mcp-server"]`).
     pub cao_mcp_command: Vec<String>,
+    /// The streamable-HTTP URL of this terminal's orchestration tools on cao's server.
+    pub cao_mcp_url: String,
+    /// The bearer token of cao's server (empty when it runs without auth).
+    pub cao_api_token: String,
     /// The `cao` executable (for the mock agent).
     pub cao_binary: PathBuf,
     /// A script for `cao mock-agent`.
@@ -193,6 +197,8 @@ impl Values {
                 context.cao_mcp_command.iter().skip(1).cloned().collect(),
             )),
         );
+        map.insert("cao_mcp_url".into(), text(&context.cao_mcp_url));
+        map.insert("cao_api_token".into(), text(&context.cao_api_token));
         map.insert("cao_binary".into(), path(&context.cao_binary));
         map.insert(
             "mock_script".into(),

@@ -179,4 +179,47 @@ impl Store {
         )?;
         expect_changed(changed, "handoff job", job_id)
     }
+
+    /// The newest jobs first, of one caller or of all, at most `limit`.
+    pub fn list_handoffs(
+        &self,
+        caller_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<HandoffJob>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT job_id, caller_id, worker_id, agent_profile, message, status, result, \
+             error, created_at, finished_at FROM handoff_jobs \
+             WHERE (?1 IS NULL OR caller_id = ?1) ORDER BY rowid DESC LIMIT ?2",
+        )?;
+        let raws = statement
+            .query_map(params![caller_id, limit], read_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(statement);
+        drop(connection);
+        raws.into_iter()
+            .map(|(mut job, status)| {
+                job.status = HandoffStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+                    what: "handoff_jobs.status",
+                    detail: format!("unknown status '{status}'"),
+                })?;
+                Ok(job)
+            })
+            .collect()
+    }
+
+    /// After a restart: jobs that were pending or running can no longer finish (their waiter
+    /// is gone); they become `failed` with `reason`. Returns them.
+    pub fn fail_unfinished_handoffs(&self, reason: &str) -> Result<Vec<HandoffJob>, StoreError> {
+        let unfinished: Vec<HandoffJob> = self
+            .list_handoffs(None, usize::MAX)?
+            .into_iter()
+            .filter(|job| !job.status.is_finished())
+            .collect();
+        for job in &unfinished {
+            self.update_handoff(&job.job_id, HandoffStatus::Failed, None, Some(reason))?;
+        }
+        Ok(unfinished)
+    }
 }

@@ -2,8 +2,9 @@
 //!
 //! A message is a row before it is sent. Delivery is recorded in two steps around the send:
 //! `mark_delivering` (the attempt) before, `mark_delivered` or `mark_failed` after, so a
-//! crash in between leaves a `delivering` row that [`Store::recover_interrupted_deliveries`]
-//! turns into `uncertain` instead of sending it twice or losing it silently.
+//! crash in between leaves a `delivering` row ([`Store::interrupted_deliveries`]) that the
+//! orchestrator settles at its next start, by the rule in `service::inbox`, instead of
+//! sending it twice or losing it silently.
 
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
@@ -20,9 +21,10 @@ pub enum InboxStatus {
     Delivering,
     /// Pasted into the receiver.
     Delivered,
-    /// Could not be sent; not retried.
+    /// Can never be sent (the receiver is gone); `last_error` says why.
     Failed,
-    /// A send was interrupted: it may or may not have reached the receiver.
+    /// A send was interrupted and cao could not tell whether it reached the receiver; it is
+    /// not sent again automatically.
     Uncertain,
 }
 
@@ -203,15 +205,72 @@ impl Store {
         expect_changed(changed, "inbox message", &id.to_string())
     }
 
-    /// After a restart: messages left `delivering` by a crash become `uncertain`.
-    /// Returns how many.
-    pub fn recover_interrupted_deliveries(&self) -> Result<usize, StoreError> {
+    /// Gives a claimed message back: `delivering` → `pending`, with the reason it was not
+    /// sent (kept in `last_error` so a stuck message shows why).
+    pub fn release_message(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE inbox SET status = 'pending', last_error = ?2, updated_at = ?3 \
+             WHERE id = ?1 AND status = 'delivering'",
+            params![id, reason, now_rfc3339()],
+        )?;
+        expect_changed(changed, "delivering inbox message", &id.to_string())
+    }
+
+    /// Records that a send was interrupted and its outcome cannot be known.
+    pub fn mark_message_uncertain(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE inbox SET status = 'uncertain', last_error = ?2, updated_at = ?3 \
+             WHERE id = ?1",
+            params![id, reason, now_rfc3339()],
+        )?;
+        expect_changed(changed, "inbox message", &id.to_string())
+    }
+
+    /// Messages left `delivering` (a crash interrupted their send), oldest first.
+    pub fn interrupted_deliveries(&self) -> Result<Vec<InboxMessage>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!(
+            "SELECT {COLUMNS} FROM inbox WHERE status = 'delivering' ORDER BY id"
+        ))?;
+        let raws = statement
+            .query_map([], read_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(statement);
+        drop(connection);
+        raws.into_iter().map(finish).collect()
+    }
+
+    /// Fails every message still waiting for `receiver_id` (pending or claimed) with
+    /// `reason`; returns how many.
+    pub fn fail_undelivered_messages(
+        &self,
+        receiver_id: &str,
+        reason: &str,
+    ) -> Result<usize, StoreError> {
         Ok(self.lock().execute(
-            "UPDATE inbox SET status = 'uncertain', \
-             last_error = 'interrupted while delivering', updated_at = ?1 \
-             WHERE status = 'delivering'",
-            [now_rfc3339()],
+            "UPDATE inbox SET status = 'failed', last_error = ?2, updated_at = ?3 \
+             WHERE receiver_id = ?1 AND status IN ('pending', 'delivering')",
+            params![receiver_id, reason, now_rfc3339()],
         )?)
+    }
+
+    /// Messages sent by `sender_id`, oldest first, at most `limit`.
+    pub fn list_sent_messages(
+        &self,
+        sender_id: &str,
+        limit: usize,
+    ) -> Result<Vec<InboxMessage>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!(
+            "SELECT {COLUMNS} FROM inbox WHERE sender_id = ?1 ORDER BY id LIMIT ?2"
+        ))?;
+        let raws = statement
+            .query_map(params![sender_id, limit], read_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(statement);
+        drop(connection);
+        raws.into_iter().map(finish).collect()
     }
 
     /// Messages for `receiver_id`, oldest first, optionally of one status, at most `limit`.

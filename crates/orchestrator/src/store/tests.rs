@@ -281,19 +281,49 @@ fn inbox_is_ordered_per_receiver() {
 }
 
 #[test]
-fn interrupted_deliveries_become_uncertain() {
+fn interrupted_deliveries_survive_a_reopen_and_can_be_settled() {
     let (_temp, path, store) = file_store();
     store
         .insert_terminal(&terminal("aaaaaaa1", "cao-a"))
         .unwrap();
-    let message = store.enqueue_message(None, "aaaaaaa1", "hi").unwrap();
-    store.mark_message_delivering(message.id).unwrap();
+    let first = store.enqueue_message(None, "aaaaaaa1", "hi").unwrap();
+    let second = store.enqueue_message(None, "aaaaaaa1", "again").unwrap();
+    let third = store.enqueue_message(None, "aaaaaaa1", "later").unwrap();
+    store.mark_message_delivering(first.id).unwrap();
+    store.mark_message_delivering(second.id).unwrap();
     drop(store);
     let reopened = Store::open(&path).unwrap();
-    assert_eq!(reopened.recover_interrupted_deliveries().unwrap(), 1);
-    let row = reopened.get_message(message.id).unwrap().unwrap();
-    assert_eq!(row.status, InboxStatus::Uncertain);
-    assert_eq!(reopened.next_pending_message("aaaaaaa1").unwrap(), None);
+    let interrupted: Vec<i64> = reopened
+        .interrupted_deliveries()
+        .unwrap()
+        .into_iter()
+        .map(|message| message.id)
+        .collect();
+    assert_eq!(interrupted, [first.id, second.id]);
+    reopened.release_message(first.id, "not pasted").unwrap();
+    let released = reopened.get_message(first.id).unwrap().unwrap();
+    assert_eq!(released.status, InboxStatus::Pending);
+    assert_eq!(released.last_error.as_deref(), Some("not pasted"));
+    assert!(reopened.release_message(first.id, "twice").is_err());
+    reopened
+        .mark_message_uncertain(second.id, "pane unreadable")
+        .unwrap();
+    assert_eq!(
+        reopened.get_message(second.id).unwrap().unwrap().status,
+        InboxStatus::Uncertain
+    );
+    assert_eq!(
+        reopened
+            .fail_undelivered_messages("aaaaaaa1", "receiver deleted")
+            .unwrap(),
+        2
+    );
+    for id in [first.id, third.id] {
+        let row = reopened.get_message(id).unwrap().unwrap();
+        assert_eq!(row.status, InboxStatus::Failed);
+        assert_eq!(row.last_error.as_deref(), Some("receiver deleted"));
+    }
+    assert!(reopened.interrupted_deliveries().unwrap().is_empty());
 }
 
 #[test]

@@ -285,6 +285,25 @@ impl std::fmt::Debug for ControlEngine {
     }
 }
 
+/// A [`ControlEngine`] that may have been dropped: [`WeakControlEngine::upgrade`] gives it back
+/// while any clone of it lives.
+#[derive(Clone)]
+pub struct WeakControlEngine {
+    inner: Weak<Inner>,
+}
+
+impl WeakControlEngine {
+    pub fn upgrade(&self) -> Option<ControlEngine> {
+        self.inner.upgrade().map(|inner| ControlEngine { inner })
+    }
+}
+
+impl std::fmt::Debug for WeakControlEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakControlEngine").finish_non_exhaustive()
+    }
+}
+
 /// How a command is carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
@@ -446,6 +465,14 @@ impl ControlEngine {
     /// Life counters.
     pub fn stats(&self) -> ControlStats {
         *lock(&self.inner.stats)
+    }
+
+    /// A handle that does not keep the engine alive (for a task that lives as long as the
+    /// engine's notifications, which would otherwise never end).
+    pub fn downgrade(&self) -> WeakControlEngine {
+        WeakControlEngine {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// Closes the connection and stops reconnecting. Pending requests fail.
@@ -1191,6 +1218,17 @@ async fn reconnect_until_done(inner: &Weak<Inner>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_weak_engine_lives_only_as_long_as_a_strong_one() {
+        let engine = ControlEngine::new(Socket::Name("cao-weak-engine-test".into()));
+        let weak = engine.downgrade();
+        let upgraded = weak.upgrade().expect("the engine is alive");
+        assert!(Arc::ptr_eq(&upgraded.inner, &engine.inner));
+        drop(upgraded);
+        drop(engine);
+        assert!(weak.upgrade().is_none());
+    }
 
     #[test]
     fn routes_blocking_and_client_commands_elsewhere() {

@@ -22,7 +22,7 @@ pub mod control;
 pub mod sim;
 pub mod subprocess;
 
-pub use control::{ControlEngine, ControlOptions, ControlStats, Notification};
+pub use control::{ControlEngine, ControlOptions, ControlStats, Notification, WeakControlEngine};
 pub use sim::SimEngine;
 pub use subprocess::SubprocessEngine;
 

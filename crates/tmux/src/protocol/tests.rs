@@ -171,6 +171,51 @@ fn extended_output_and_subscriptions() {
     );
 }
 
+/// What tmux 3.3a sends when a pane dies under cao's `pane-died` hook (two mode changes at
+/// once, one of them inside the reply to a command in flight) and, up to a second later, the
+/// `#{pane_dead}` subscription.
+#[test]
+fn a_pane_death_as_tmux_reports_it() {
+    let events = parse_all(
+        b"%pane-mode-changed %7
+%begin 1795262405 40 1
+%pane-mode-changed %7
+%7 1 7
+%end 1795262405 40 1
+%subscription-changed cao-pane-dead $3 @7 0 %7 : 1
+",
+    );
+    assert_eq!(
+        events,
+        vec![
+            ProtocolEvent::Notification(Notification::PaneModeChanged { pane: PaneId(7) }),
+            ProtocolEvent::Notification(Notification::PaneModeChanged { pane: PaneId(7) }),
+            ProtocolEvent::Reply(ReplyBlock {
+                time: 1795262405,
+                number: 40,
+                flags: 1,
+                success: true,
+                lines: vec!["%7 1 7".into()],
+            }),
+            ProtocolEvent::Notification(Notification::SubscriptionChanged {
+                name: "cao-pane-dead".into(),
+                session: Some(SessionId(3)),
+                window: Some(WindowId(7)),
+                window_index: Some(0),
+                pane: Some(PaneId(7)),
+                value: "1".into()
+            }),
+        ]
+    );
+    assert_eq!(
+        Notification::parse_strict(b"%pane-mode-changed %7").map(|n| n.pane()),
+        Some(Some(PaneId(7)))
+    );
+    // Not a notification's shape: body text inside a block.
+    assert_eq!(Notification::parse_strict(b"%pane-mode-changed %7 x"), None);
+    assert_eq!(Notification::parse_strict(b"%pane-mode-changed"), None);
+}
+
 #[test]
 fn unknown_notifications_are_kept() {
     let events = parse_all(b"%future-thing a b\n%bare\nstray text\n");

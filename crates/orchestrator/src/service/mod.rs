@@ -26,9 +26,19 @@ use crate::provider::{
     find_executable, ExitStep, LaunchContext, PackError, PackRegistry, ProviderPack,
     SystemPromptDelivery,
 };
+use crate::store::{HandoffStatus, InboxStatus};
 use crate::store::{NewTerminal, Store, StoreError, TerminalRow};
 use crate::watcher::{StatusMachine, Watch, DEBOUNCE};
 use crate::TerminalStatus;
+
+mod inbox;
+mod team;
+
+pub use inbox::{delivery_tag, delivery_text, MAX_MESSAGE_BYTES};
+pub use team::{
+    AssignOutcome, AssignRequest, HandoffOutcome, HandoffRequest, SessionActivity,
+    ASSIGN_FOOTER_MARK, DEFAULT_HANDOFF_TIMEOUT, MAX_HANDOFF_TIMEOUT,
+};
 
 /// The pane user option (`@cao_terminal_id`) that names a pane's terminal.
 pub const TERMINAL_ID_KEY: &str = "cao_terminal_id";
@@ -38,6 +48,9 @@ pub const SESSION_PREFIX: &str = "cao-";
 
 /// How long input waits for a starting terminal to become ready, unless the profile says.
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a waiter that saw `error` on screen waits for the pane's exit to be reported.
+const EXIT_REPORT_WAIT: Duration = Duration::from_millis(500);
 
 /// History kept for `output?mode=full` and extraction.
 const HISTORY_LINES: u32 = 10_000;
@@ -51,6 +64,9 @@ pub enum OrchestratorError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this (a spawning tool without `@cao-mcp-server` or `*`).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -220,6 +236,19 @@ pub enum OrchestratorEvent {
     TerminalDeleted {
         terminal_id: String,
     },
+    /// An inbox message changed state (queued, delivered, failed…).
+    Message {
+        message_id: i64,
+        receiver_id: String,
+        status: InboxStatus,
+    },
+    /// A handoff job changed state.
+    Handoff {
+        job_id: String,
+        status: HandoffStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        worker_id: Option<String>,
+    },
 }
 
 /// How the orchestrator is set up.
@@ -232,6 +261,45 @@ pub struct OrchestratorConfig {
     pub default_provider: String,
     /// The `PATH` launched CLIs get (and binaries are resolved in): the server's own.
     pub path: OsString,
+    /// Where cao's HTTP API listens, told to every pane (`CAO_API_HOST`, `CAO_API_PORT`) so
+    /// its MCP server finds it, and written into MCP configs that use HTTP.
+    pub api: ApiEndpoint,
+    /// Environment every agent pane gets (after cao's own variables, before the pack's and
+    /// the request's).
+    pub agent_env: Vec<(String, String)>,
+}
+
+/// The address of cao's HTTP API as the agents see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiEndpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl ApiEndpoint {
+    /// `CAO_API_HOST` / `CAO_API_PORT`, default 127.0.0.1:9889.
+    pub fn from_env() -> ApiEndpoint {
+        ApiEndpoint {
+            host: std::env::var("CAO_API_HOST")
+                .ok()
+                .filter(|host| !host.is_empty())
+                .unwrap_or_else(|| "127.0.0.1".to_string()),
+            port: std::env::var("CAO_API_PORT")
+                .ok()
+                .and_then(|port| port.parse().ok())
+                .unwrap_or(9889),
+        }
+    }
+
+    /// `http://host:port`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+
+    /// The streamable-HTTP MCP endpoint of one terminal's orchestration tools.
+    pub fn agent_mcp_url(&self, terminal_id: &str) -> String {
+        format!("{}/mcp/agents/{terminal_id}", self.base_url())
+    }
 }
 
 impl OrchestratorConfig {
@@ -247,6 +315,8 @@ impl OrchestratorConfig {
                 .filter(|value| !value.is_empty())
                 .unwrap_or_else(|| "claude_code".to_string()),
             path: std::env::var_os("PATH").unwrap_or_default(),
+            api: ApiEndpoint::from_env(),
+            agent_env: Vec::new(),
         }
     }
 }
@@ -265,6 +335,8 @@ struct Live {
     /// The screen as it was just before the last Enter: while the pane still shows exactly
     /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
     submitted_screen: Arc<Mutex<Option<String>>>,
+    /// Counts the agent's reactions to a submission (its screen changed after Enter).
+    reactions: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 struct Inner {
@@ -276,9 +348,16 @@ struct Inner {
     cao_binary: PathBuf,
     default_provider: String,
     path: OsString,
+    api: ApiEndpoint,
+    agent_env: Vec<(String, String)>,
     live: Mutex<HashMap<String, Live>>,
     by_pane: Mutex<HashMap<PaneRef, String>>,
     events: broadcast::Sender<OrchestratorEvent>,
+    inbox: inbox::InboxState,
+    /// Running handoff jobs, to cancel them.
+    jobs: Mutex<HashMap<String, team::RunningJob>>,
+    /// Assigned workers whose task has not been handed over yet.
+    assigning: Mutex<std::collections::HashSet<String>>,
 }
 
 /// The orchestrator. Cheap to clone.
@@ -368,13 +447,21 @@ impl Orchestrator {
                 cao_binary: config.cao_binary,
                 default_provider: config.default_provider,
                 path: config.path,
+                api: config.api,
+                agent_env: config.agent_env,
                 live: Mutex::new(HashMap::new()),
                 by_pane: Mutex::new(HashMap::new()),
                 events,
+                inbox: inbox::InboxState::default(),
+                jobs: Mutex::new(HashMap::new()),
+                assigning: Mutex::new(std::collections::HashSet::new()),
             }),
         };
         orchestrator.start_router();
         orchestrator.adopt().await?;
+        orchestrator.fail_interrupted_handoffs()?;
+        orchestrator.settle_interrupted_deliveries().await?;
+        orchestrator.start_inbox();
         Ok(orchestrator)
     }
 
@@ -401,6 +488,11 @@ impl Orchestrator {
     /// The multiplexer underneath.
     pub fn mux(&self) -> &Arc<dyn Multiplexer> {
         &self.inner.mux
+    }
+
+    /// Where the HTTP API listens, as told to the agents.
+    pub fn api(&self) -> &ApiEndpoint {
+        &self.inner.api
     }
 
     /// Events: status changes, terminals created and deleted.
@@ -726,6 +818,10 @@ impl Orchestrator {
                 inner.cao_binary.display().to_string(),
                 "mcp-server".to_string(),
             ],
+            cao_mcp_url: inner.api.agent_mcp_url(&terminal_id),
+            cao_api_token: std::fs::read_to_string(inner.home.token_file())
+                .map(|token| token.trim().to_string())
+                .unwrap_or_default(),
             cao_binary: inner.cao_binary.clone(),
             mock_script: std::env::var_os("CAO_MOCK_AGENT_SCRIPT").map(PathBuf::from),
             extra_env: Vec::new(),
@@ -854,7 +950,7 @@ impl Orchestrator {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|error| write_error(parent, error))?;
             }
-            std::fs::write(path, text).map_err(|error| write_error(path, error))?;
+            write_private(path, text).map_err(|error| write_error(path, error))?;
         }
         // The pane gets the server's PATH (a login shell in the pane must not hide what the
         // server found) and identity before anything the pack or caller adds.
@@ -868,7 +964,10 @@ impl Orchestrator {
                 "CAO_HOME_DIR".to_string(),
                 self.inner.home.root().display().to_string(),
             ),
+            ("CAO_API_HOST".to_string(), self.inner.api.host.clone()),
+            ("CAO_API_PORT".to_string(), self.inner.api.port.to_string()),
         ];
+        env.extend(self.inner.agent_env.iter().cloned());
         env.extend(pack_env.iter().cloned());
         env.extend(request_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let spec = LaunchSpec {
@@ -903,6 +1002,7 @@ impl Orchestrator {
             init_timeout,
             exit_reason: Arc::new(Mutex::new(None)),
             submitted_screen: Arc::new(Mutex::new(None)),
+            reactions: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         lock(&self.inner.live).insert(terminal_id.to_string(), live.clone());
         lock(&self.inner.by_pane).insert(pane, terminal_id.to_string());
@@ -982,6 +1082,7 @@ impl Orchestrator {
                     if before != screen {
                         // The agent reacted to the last Enter.
                         *submitted = None;
+                        live.reactions.send_modify(|count| *count += 1);
                     } else if reading == TerminalStatus::Completed {
                         // Unchanged since Enter: the reply on screen is the previous turn's.
                         reading = TerminalStatus::Idle;
@@ -1040,6 +1141,16 @@ impl Orchestrator {
             }
         });
         if !changed {
+            if reason.is_some() {
+                // The cause of an error already shown (the pane died after printing it):
+                // waiters re-read it.
+                live.watch.status.send_modify(|_| {});
+                let _ = self.inner.events.send(OrchestratorEvent::Status {
+                    terminal_id: terminal_id.to_string(),
+                    status,
+                    reason,
+                });
+            }
             return;
         }
         let _ = self.inner.store.update_terminal_status(terminal_id, status);
@@ -1076,6 +1187,11 @@ impl Orchestrator {
                 return Ok(status);
             }
             if status == TerminalStatus::Error && !accept(TerminalStatus::Error) {
+                if lock(&live.exit_reason).is_none() {
+                    // An error on screen is often the CLI's last words: give its exit a
+                    // moment to be reported, for the exit status.
+                    let _ = tokio::time::timeout(EXIT_REPORT_WAIT, receiver.changed()).await;
+                }
                 let reason = lock(&live.exit_reason)
                     .clone()
                     .unwrap_or_else(|| "its screen shows an error".into());
@@ -1132,20 +1248,33 @@ impl Orchestrator {
             _ => {}
         }
         self.type_and_submit(&live, message).await?;
+        self.turn_started(id, &live, message.len());
+        Ok(())
+    }
+
+    /// Bookkeeping once a submission went out: the terminal is working on a new turn.
+    fn turn_started(&self, id: &str, live: &Live, bytes: usize) {
         let status = lock(&live.machine).input_sent();
-        self.publish(id, &live, status, None);
+        self.publish(id, live, status, None);
         live.watch.poke();
         let _ = self.inner.store.append_event(
             Some(id),
             "terminal.input",
-            &serde_json::json!({"bytes": message.len()}),
+            &serde_json::json!({"bytes": bytes}),
         );
-        Ok(())
     }
 
     async fn type_and_submit(&self, live: &Live, text: &str) -> Result<(), OrchestratorError> {
+        self.inner
+            .mux
+            .paste(&live.pane, text, live.pack.input.paste)
+            .await?;
+        self.submit_pasted(live).await
+    }
+
+    /// Presses Enter (as often as the pack says) after a paste, remembering the screen first.
+    async fn submit_pasted(&self, live: &Live) -> Result<(), OrchestratorError> {
         let mux = &self.inner.mux;
-        mux.paste(&live.pane, text, live.pack.input.paste).await?;
         tokio::time::sleep(Duration::from_millis(live.pack.input.submit_delay_ms)).await;
         // Remember what the screen looks like before Enter, so that a slow agent's unchanged
         // screen (still showing the last turn's reply) is not read as this turn's completion.
@@ -1308,6 +1437,10 @@ impl Orchestrator {
             lock(&self.inner.by_pane).remove(&live.pane);
         }
         self.inner.store.mark_terminal_exited(id, "deleted")?;
+        self.fail_messages_to(
+            id,
+            &format!("terminal {id} was deleted before it could be delivered"),
+        );
         let _ = std::fs::remove_dir_all(self.inner.home.terminal_config_dir(id));
         let _ = self
             .inner
@@ -1390,6 +1523,19 @@ impl Orchestrator {
 fn watch_of(inner: &Inner, pane: &PaneRef) -> Option<Arc<Watch>> {
     let id = lock(&inner.by_pane).get(pane).cloned()?;
     lock(&inner.live).get(&id).map(|live| live.watch.clone())
+}
+
+/// Writes a file only its owner can read: agent configs may carry the server's token.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
 }
 
 /// A profile name made safe for a window name.

@@ -1,0 +1,332 @@
+//! Pane deaths through the tmux backend against a real tmux server (a private socket per test):
+//! one `PaneEvent::Exited` per death, the exit status readable afterwards, and nothing left
+//! behind in tmux.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cao_mux::tmux::TmuxMux;
+use cao_mux::{LaunchSpec, Multiplexer, PaneEvent, PaneRef, Placement};
+use cao_tmux::engine::{ControlOptions, Notification};
+use cao_tmux::Socket;
+use tokio::sync::broadcast;
+
+/// A guard against hanging, never a timing expectation.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A private tmux server whose socket lives in a temporary directory; the server is killed (by
+/// its socket) and the socket file removed on drop.
+struct Server {
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn new() -> Server {
+        Server {
+            dir: tempfile::Builder::new()
+                .prefix("cao-mux-deaths-")
+                .tempdir()
+                .expect("temporary directory"),
+        }
+    }
+
+    fn socket(&self) -> Socket {
+        Socket::Path(self.dir.path().join("tmux.sock"))
+    }
+
+    fn mux(&self) -> TmuxMux {
+        TmuxMux::with_options(
+            ControlOptions::new(self.socket()).config_file("/dev/null"),
+            Vec::new(),
+        )
+    }
+
+    /// A path in the test's directory (trigger files, timestamps).
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs tmux directly on this server (checks that bypass the backend).
+    fn tmux(&self, args: &[&str]) -> String {
+        let output = std::process::Command::new("tmux")
+            .args(self.socket().tmux_args())
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(self.socket().tmux_args())
+            .arg("kill-server")
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_file(self.socket().path());
+    }
+}
+
+fn tmux_available() -> bool {
+    std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok()
+}
+
+/// A shell command that waits for `trigger` to exist, then exits with `status`: panes given
+/// the same trigger die together.
+fn exit_on(trigger: &Path, status: u8) -> Vec<String> {
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!("while [ ! -e \"$0\" ]; do sleep 0.01; done; exit {status}"),
+        trigger.display().to_string(),
+    ]
+}
+
+async fn spawn(mux: &TmuxMux, session: &str, argv: Vec<String>) -> PaneRef {
+    let spec = LaunchSpec {
+        session: session.into(),
+        window: "main".into(),
+        argv: Some(argv),
+        ..LaunchSpec::default()
+    };
+    mux.spawn(&spec, Placement::NewSession)
+        .await
+        .expect("pane spawns")
+        .pane
+}
+
+/// The next event, or a panic after [`DEADLINE`].
+async fn next_event(events: &mut broadcast::Receiver<PaneEvent>) -> PaneEvent {
+    tokio::time::timeout(DEADLINE, events.recv())
+        .await
+        .expect("an event before the deadline")
+        .expect("the event stream is open")
+}
+
+/// Reads events until every pane in `panes` has had an `Exited`; returns every `Exited` seen.
+async fn wait_for_deaths(
+    events: &mut broadcast::Receiver<PaneEvent>,
+    panes: &[&PaneRef],
+) -> Vec<PaneRef> {
+    let mut exited = Vec::new();
+    while !panes.iter().all(|pane| exited.contains(*pane)) {
+        if let PaneEvent::Exited(pane) = next_event(events).await {
+            exited.push(pane);
+        }
+    }
+    exited
+}
+
+/// Waits until tmux has reported each pane's death both ways: through the once-a-second
+/// `#{pane_dead}` subscription (so a duplicate from it would already be on its way) and, when
+/// `pushed`, through the death hook's `%pane-mode-changed`, sent at once.
+async fn wait_for_reports(
+    notifications: &mut broadcast::Receiver<Notification>,
+    panes: &[&PaneRef],
+    pushed: bool,
+) {
+    let mut subscribed: Vec<String> = Vec::new();
+    let mut mode_changed: Vec<String> = Vec::new();
+    let done = |subscribed: &Vec<String>, mode_changed: &Vec<String>| {
+        panes
+            .iter()
+            .all(|pane| subscribed.contains(&pane.0) && (!pushed || mode_changed.contains(&pane.0)))
+    };
+    while !done(&subscribed, &mode_changed) {
+        let notification = tokio::time::timeout(DEADLINE, notifications.recv())
+            .await
+            .expect("a notification before the deadline")
+            .expect("the notification stream is open");
+        match notification {
+            Notification::SubscriptionChanged {
+                pane: Some(pane),
+                value,
+                ..
+            } if value == "1" => subscribed.push(pane.to_string()),
+            Notification::PaneModeChanged { pane } => mode_changed.push(pane.to_string()),
+            _ => {}
+        }
+    }
+}
+
+/// Makes `echo` (a `cat` pane) print, and returns every event that came before its output:
+/// notifications are turned into events in order, so everything tmux sent before is in there.
+async fn events_until_output(
+    mux: &TmuxMux,
+    events: &mut broadcast::Receiver<PaneEvent>,
+    echo: &PaneRef,
+) -> Vec<PaneEvent> {
+    mux.send_keys(echo, &["x".to_string()])
+        .await
+        .expect("keys reach the echo pane");
+    let mut seen = Vec::new();
+    loop {
+        match next_event(events).await {
+            PaneEvent::Output(pane) if &pane == echo => break,
+            event => seen.push(event),
+        }
+    }
+    // Mode changes are checked by short tasks of their own; give any straggler its turn.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    seen
+}
+
+fn deaths_of(events: &[PaneEvent], pane: &PaneRef) -> usize {
+    events
+        .iter()
+        .filter(|event| matches!(event, PaneEvent::Exited(dead) if dead == pane))
+        .count()
+}
+
+#[tokio::test]
+async fn an_exiting_pane_reports_its_death_once_with_its_status() {
+    if !tmux_available() {
+        return;
+    }
+    let server = Server::new();
+    let mux = server.mux();
+    let mut events = mux.events();
+    let mut notifications = mux.engine().notifications();
+    let echo = spawn(&mux, "echo", vec!["cat".into()]).await;
+    let pane = spawn(
+        &mux,
+        "worker",
+        vec!["sh".into(), "-c".into(), "sleep 0.3; exit 7".into()],
+    )
+    .await;
+
+    let exited = wait_for_deaths(&mut events, &[&pane]).await;
+    assert_eq!(exited, vec![pane.clone()]);
+    let facts = mux
+        .facts(&pane)
+        .await
+        .expect("the dead pane stays readable");
+    assert!(facts.dead);
+    assert_eq!(facts.exit_status, Some(7));
+
+    wait_for_reports(&mut notifications, &[&pane], true).await;
+    let later = events_until_output(&mux, &mut events, &echo).await;
+    assert_eq!(deaths_of(&later, &pane), 0, "a second Exited: {later:?}");
+    assert_eq!(server.tmux(&["list-buffers"]), "");
+    mux.shutdown().await;
+}
+
+#[tokio::test]
+async fn panes_dying_together_report_one_death_each() {
+    if !tmux_available() {
+        return;
+    }
+    let server = Server::new();
+    let mux = server.mux();
+    let mut events = mux.events();
+    let mut notifications = mux.engine().notifications();
+    let echo = spawn(&mux, "echo", vec!["cat".into()]).await;
+    let trigger = server.file("go");
+    let first = spawn(&mux, "first", exit_on(&trigger, 7)).await;
+    let second = spawn(&mux, "second", exit_on(&trigger, 9)).await;
+    std::fs::write(&trigger, "").expect("trigger written");
+
+    let mut exited: Vec<PaneEvent> = wait_for_deaths(&mut events, &[&first, &second])
+        .await
+        .into_iter()
+        .map(PaneEvent::Exited)
+        .collect();
+    wait_for_reports(&mut notifications, &[&first, &second], true).await;
+    exited.extend(events_until_output(&mux, &mut events, &echo).await);
+    assert_eq!(deaths_of(&exited, &first), 1, "{exited:?}");
+    assert_eq!(deaths_of(&exited, &second), 1, "{exited:?}");
+
+    assert_eq!(mux.facts(&first).await.unwrap().exit_status, Some(7));
+    assert_eq!(mux.facts(&second).await.unwrap().exit_status, Some(9));
+    // Whatever tmux did to report the deaths left no buffer and no pane in a mode.
+    assert_eq!(server.tmux(&["list-buffers"]), "");
+    let modes = server.tmux(&["list-panes", "-a", "-F", "#{pane_in_mode}"]);
+    assert!(modes.lines().all(|mode| mode == "0"), "{modes:?}");
+    mux.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pane_watched_in_copy_mode_keeps_its_mode_and_still_reports_its_death() {
+    if !tmux_available() {
+        return;
+    }
+    let server = Server::new();
+    let mux = server.mux();
+    let mut events = mux.events();
+    let mut notifications = mux.engine().notifications();
+    let echo = spawn(&mux, "echo", vec!["cat".into()]).await;
+    let trigger = server.file("go");
+    let pane = spawn(&mux, "watched", exit_on(&trigger, 3)).await;
+
+    // A user scrolling a live pane: mode changes, no death.
+    server.tmux(&["copy-mode", "-t", pane.as_str()]);
+    let before = events_until_output(&mux, &mut events, &echo).await;
+    assert_eq!(deaths_of(&before, &pane), 0, "{before:?}");
+
+    std::fs::write(&trigger, "").expect("trigger written");
+    let exited = wait_for_deaths(&mut events, &[&pane]).await;
+    assert_eq!(exited, vec![pane.clone()]);
+    // The hook left the scrolled pane alone: the subscription reported the death.
+    wait_for_reports(&mut notifications, &[&pane], false).await;
+    let later = events_until_output(&mux, &mut events, &echo).await;
+    assert_eq!(deaths_of(&later, &pane), 0, "{later:?}");
+    assert_eq!(mux.facts(&pane).await.unwrap().exit_status, Some(3));
+    let mode = server.tmux(&["display-message", "-p", "-t", pane.as_str(), "#{pane_mode}"]);
+    assert_eq!(mode.trim(), "copy-mode");
+    mux.shutdown().await;
+}
+
+/// Prints how long a death takes to arrive as `PaneEvent::Exited` (measured from a timestamp
+/// the pane's shell writes just before it exits). A measurement, not a test:
+/// `cargo test -p cao-mux --test tmux_deaths -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn death_to_event_latency() {
+    if !tmux_available() {
+        return;
+    }
+    let server = Server::new();
+    let mux = server.mux();
+    let mut events = mux.events();
+    let mut latencies = Vec::new();
+    for round in 0..10 {
+        let stamp = server.file(&format!("died-{round}"));
+        // Lives of different lengths, so deaths fall at different points of tmux's
+        // one-second subscription timer.
+        let life = 0.3 + 0.09 * f64::from(round);
+        let argv = vec![
+            "sh".into(),
+            "-c".into(),
+            format!("sleep {life:.2}; date +%s%N > \"$0\"; exit 7"),
+            stamp.display().to_string(),
+        ];
+        let pane = spawn(&mux, &format!("round{round}"), argv).await;
+        wait_for_deaths(&mut events, &[&pane]).await;
+        let arrived = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let died: u128 = std::fs::read_to_string(&stamp)
+            .expect("the pane wrote its timestamp")
+            .trim()
+            .parse()
+            .expect("a timestamp");
+        latencies.push(arrived.saturating_sub(died) as f64 / 1e6);
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "death -> PaneEvent::Exited over {} deaths: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        latencies[0],
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1]
+    );
+    mux.shutdown().await;
+}
