@@ -310,6 +310,8 @@ async fn openapi_lists_every_route_and_every_route_is_served() {
         ("get", "/handoff-results/{job_id}"),
         ("post", "/handoff-results/{job_id}/cancel"),
         ("get", "/events"),
+        ("post", "/mcp/ops"),
+        ("post", "/mcp/agents/{terminal_id}"),
     ];
     let mut documented = 0;
     for (path, methods) in paths {
