@@ -4,6 +4,7 @@ use crate::bench;
 use crate::bench_status;
 use crate::client;
 use crate::demo;
+use crate::mcp_proxy;
 use crate::mock_agent;
 use crate::provider_cli;
 use crate::server_cli;
@@ -50,6 +51,12 @@ enum Command {
     MockAgent(mock_agent::MockAgentArgs),
     /// The orchestrator and its HTTP API (also installed as `cao-server`).
     Server(server_cli::ServerArgs),
+    /// The MCP server an agent starts (stdio; also installed as `cao-mcp-server`): a thin
+    /// proxy to cao server's /mcp/agents/$CAO_TERMINAL_ID.
+    McpServer,
+    /// The operations MCP server for agents outside cao (stdio): a thin proxy to cao server's
+    /// /mcp/ops; starts cao server when none answers.
+    OpsMcpServer,
     /// Starts a session with an agent profile as its conductor (starts the server if needed).
     Launch(agents_cli::LaunchArgs),
     /// Sessions: list, status, send.
@@ -241,6 +248,8 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::MockAgent(args) => mock_agent::run(args),
         Command::Server(args) => server_cli::run(args, &socket),
+        Command::McpServer => mcp_proxy::run(mcp_proxy::Endpoint::agent_from_env()),
+        Command::OpsMcpServer => mcp_proxy::run(mcp_proxy::Endpoint::Ops),
         Command::Launch(args) => runtime()?.block_on(agents_cli::launch(args, &socket)),
         Command::Session { command } => runtime()?.block_on(agents_cli::session(command)),
         Command::Terminal { command } => runtime()?.block_on(agents_cli::terminal(command)),

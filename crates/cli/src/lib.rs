@@ -8,6 +8,7 @@ mod bench;
 mod bench_status;
 mod client;
 mod demo;
+mod mcp_proxy;
 mod mock_agent;
 mod provider_cli;
 mod server_cli;

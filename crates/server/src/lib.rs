@@ -7,6 +7,14 @@
 //! orchestrator errors to FastAPI's `{"detail": "…"}` bodies. Every route is one entry of
 //! the table in `routes.rs`; the router and `/openapi.json` are both built from it.
 //!
+//! MCP over streamable HTTP is served beside the REST routes, from the same table and behind
+//! the same guards: `POST /mcp/ops` is the ops server for agents outside cao (CAO's
+//! `cao-ops-mcp`) and `POST /mcp/agents/{terminal_id}` the orchestration server of the agent in
+//! that terminal (CAO's `cao-mcp-server`), the path segment being the caller's identity. Both
+//! are stateless with plain JSON responses (one JSON-RPC message per POST, no session id, no
+//! server-to-client stream; GET and DELETE get 405) and never time a call out. The tools live
+//! in `cao-mcp`; see `mcp.rs`.
+//!
 //! What it is not: any orchestration. Each handler turns one request into one
 //! [`Orchestrator`] call and its result into JSON. It does not parse signals either: the
 //! caller of [`serve`] passes the shutdown future.
@@ -21,13 +29,16 @@
 //! - `sender_id` on input and `description` on session creation are accepted and ignored;
 //!   CAO-only parameters (`use_worktree`, `defer_init`, `idempotency_key`, `engine`, …) are
 //!   ignored; parameter-shape errors are 422 as in FastAPI, with a readable `detail` string;
+//! - MCP is served over HTTP by this one process (CAO runs one Python stdio MCP server per
+//!   agent); `cao mcp-server` is a thin stdio proxy to `/mcp/agents/{terminal_id}`;
 //! - not served yet: inbox, run-step/handoff results, flows, skills, the PTY WebSocket, the
-//!   web UI, MCP over HTTP and CAO's newer surfaces (workflows, memory, plugins, AG-UI).
+//!   web UI and CAO's newer surfaces (workflows, memory, plugins, AG-UI).
 
 mod config;
 mod error;
 mod guard;
 mod handlers;
+mod mcp;
 mod openapi;
 mod params;
 mod routes;
@@ -41,6 +52,7 @@ use axum::middleware::from_fn_with_state;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 pub use config::{AuthMode, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_PORT};
 pub use error::{ApiError, ServerError};
@@ -54,17 +66,19 @@ pub use cao_orchestrator::service::Orchestrator;
 pub fn router(orchestrator: Orchestrator, config: &ServerConfig) -> Router {
     // The sender is dropped at once, which the state reads as "never shutting down".
     let (_never, shutdown) = watch::channel(false);
-    build_router(orchestrator, config, shutdown)
+    build_router(orchestrator, config, shutdown, CancellationToken::new())
 }
 
 fn build_router(
     orchestrator: Orchestrator,
     config: &ServerConfig,
     shutdown: watch::Receiver<bool>,
+    stop_mcp: CancellationToken,
 ) -> Router {
     let token_file = orchestrator.home().token_file().display().to_string();
     let guard = guard::Guard::new(config, token_file);
-    let state = state::AppState::new(orchestrator, guard, config.body_limit, shutdown);
+    let mcp = mcp::McpEndpoints::new(&orchestrator, config.body_limit, stop_mcp);
+    let state = state::AppState::new(orchestrator, guard, mcp, config.body_limit, shutdown);
     let mut public = Router::new();
     let mut protected = Router::new();
     for route in routes::ROUTES {
@@ -122,7 +136,8 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let (stop, stopping) = watch::channel(false);
-    let app = build_router(orchestrator, config, stopping);
+    let stop_mcp = CancellationToken::new();
+    let app = build_router(orchestrator, config, stopping, stop_mcp.clone());
     match listener.local_addr() {
         Ok(addr) => tracing::info!("cao-server listening on http://{addr}"),
         Err(error) => tracing::warn!("cao-server listening (address unknown: {error})"),
@@ -133,6 +148,8 @@ pub async fn serve_on(
             tracing::info!("cao-server shutting down");
             // No receiver left only means no stream is open; nothing to end.
             let _ = stop.send(true);
+            // MCP calls still running (a handoff can run for an hour) end now.
+            stop_mcp.cancel();
         })
         .await
         .map_err(ServerError::Serve)

@@ -4,6 +4,7 @@
 use axum::routing::{on, MethodFilter, MethodRouter};
 
 use crate::handlers;
+use crate::mcp;
 use crate::state::AppState;
 
 /// The HTTP methods the API uses.
@@ -470,5 +471,36 @@ pub(crate) static ROUTES: &[Route] = &[
         params: &[field("terminal_id", false, "Only this terminal's events.")],
         success: (200, "`text/event-stream`"),
         handler: |verb| on(verb, handlers::events),
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/mcp/ops",
+        summary: "MCP over streamable HTTP (stateless, JSON responses): the ops server for \
+            agents outside cao (CAO's cao-ops-mcp). POST one JSON-RPC message with \
+            `Accept: application/json, text/event-stream`.",
+        public: false,
+        params: &[],
+        success: (
+            200,
+            "The JSON-RPC answer (`application/json`); 202 for a notification.",
+        ),
+        handler: |verb| on(verb, mcp::ops),
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/mcp/agents/{terminal_id}",
+        summary: "MCP over streamable HTTP (stateless, JSON responses): the orchestration \
+            server of the agent in this terminal (CAO's cao-mcp-server); the path names the \
+            caller. `cao mcp-server` is a stdio proxy to it.",
+        public: false,
+        params: &[path(
+            "terminal_id",
+            "The calling terminal's id (its CAO_TERMINAL_ID).",
+        )],
+        success: (
+            200,
+            "The JSON-RPC answer (`application/json`); 202 for a notification.",
+        ),
+        handler: |verb| on(verb, mcp::agent),
     },
 ];

@@ -1,10 +1,12 @@
-//! The state every handler shares: the orchestrator, the guards and the shutdown signal.
+//! The state every handler shares: the orchestrator, the guards, the MCP services and the
+//! shutdown signal.
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use crate::guard::Guard;
+use crate::mcp::McpEndpoints;
 use crate::orchestrator::Orchestrator;
 
 /// Cheap to clone: one `Arc` of everything the handlers need.
@@ -14,6 +16,7 @@ pub(crate) struct AppState(Arc<Shared>);
 struct Shared {
     orchestrator: Orchestrator,
     guard: Guard,
+    mcp: McpEndpoints,
     body_limit: usize,
     shutdown: watch::Receiver<bool>,
 }
@@ -22,12 +25,14 @@ impl AppState {
     pub(crate) fn new(
         orchestrator: Orchestrator,
         guard: Guard,
+        mcp: McpEndpoints,
         body_limit: usize,
         shutdown: watch::Receiver<bool>,
     ) -> AppState {
         AppState(Arc::new(Shared {
             orchestrator,
             guard,
+            mcp,
             body_limit,
             shutdown,
         }))
@@ -39,6 +44,10 @@ impl AppState {
 
     pub(crate) fn guard(&self) -> &Guard {
         &self.0.guard
+    }
+
+    pub(crate) fn mcp(&self) -> &McpEndpoints {
+        &self.0.mcp
     }
 
     pub(crate) fn body_limit(&self) -> usize {

@@ -310,6 +310,8 @@ async fn openapi_lists_every_route_and_every_route_is_served() {
         ("get", "/handoff-results/{job_id}"),
         ("post", "/handoff-results/{job_id}/cancel"),
         ("get", "/events"),
+        ("post", "/mcp/ops"),
+        ("post", "/mcp/agents/{terminal_id}"),
     ];
     let mut documented = 0;
     for (path, methods) in paths {
@@ -396,4 +398,125 @@ async fn events_stream_and_shutdown_ends_open_streams() {
         .await
         .expect("the event stream ends on shutdown")
         .unwrap();
+}
+
+fn rpc(id: u64, method: &str, params: serde_json::Value) -> serde_json::Value {
+    json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+}
+
+fn initialize() -> serde_json::Value {
+    rpc(
+        1,
+        "initialize",
+        json!({
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": { "name": "api-test", "version": "1" },
+        }),
+    )
+}
+
+#[tokio::test]
+async fn mcp_endpoints_are_guarded_and_answer_json_rpc_with_json() {
+    let server = Server::start().await;
+    let mcp = |path: &str| {
+        server
+            .request("POST", path)
+            .header("Accept", "application/json, text/event-stream")
+    };
+    for (path, name) in [
+        ("/mcp/ops", "cao-ops-mcp"),
+        ("/mcp/agents/1a2b3c4d", "cao-mcp-server"),
+    ] {
+        let no_token = mcp(path)
+            .without("Authorization")
+            .json(initialize())
+            .send()
+            .await;
+        assert_eq!(no_token.status, 401, "{path}: {}", no_token.body);
+        let wrong_token = mcp(path)
+            .header("Authorization", "Bearer wrong")
+            .json(initialize())
+            .send()
+            .await;
+        assert_eq!(wrong_token.status, 401, "{path}");
+        let foreign = mcp(path)
+            .header("Origin", "http://evil.example")
+            .json(initialize())
+            .send()
+            .await;
+        assert_eq!(foreign.status, 403, "{path}");
+        let foreign_host = mcp(path)
+            .header("Host", "evil.example")
+            .json(initialize())
+            .send()
+            .await;
+        assert_eq!(foreign_host.status, 403, "{path}");
+
+        let answer = mcp(path).json(initialize()).send().await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        let head = answer.head.to_ascii_lowercase();
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(!head.contains("mcp-session-id"), "stateless: {head}");
+        assert_eq!(answer.body["id"], 1);
+        assert_eq!(answer.body["result"]["serverInfo"]["name"], name);
+        assert!(answer.body["result"]["capabilities"]["tools"].is_object());
+
+        let notification = mcp(path)
+            .json(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+            .send()
+            .await;
+        assert_eq!(notification.status, 202, "{path}");
+        let stream = server
+            .request("GET", path)
+            .header("Accept", "text/event-stream")
+            .send()
+            .await;
+        assert_eq!(stream.status, 405, "{path}: no server-to-client stream");
+    }
+
+    // A caller that is no live terminal gets a tool error naming the cause and the fix.
+    let call = mcp("/mcp/agents/1a2b3c4d")
+        .json(rpc(
+            2,
+            "tools/call",
+            json!({ "name": "list_siblings", "arguments": {} }),
+        ))
+        .send()
+        .await;
+    assert_eq!(call.status, 200, "{}", call.body);
+    assert_eq!(call.body["result"]["isError"], true, "{}", call.body);
+    let text = call.body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("calling terminal 1a2b3c4d is not a live cao terminal: "),
+        "{text}"
+    );
+
+    let ops_call = mcp("/mcp/ops")
+        .json(rpc(
+            3,
+            "tools/call",
+            json!({ "name": "get_terminal_status", "arguments": { "terminal_id": "1a2b3c4d" } }),
+        ))
+        .send()
+        .await;
+    assert_eq!(
+        ops_call.body["result"]["isError"], true,
+        "{}",
+        ops_call.body
+    );
+    assert_eq!(
+        ops_call.body["result"]["content"][0]["text"],
+        "terminal 1a2b3c4d not found: list terminals with get_session_info or list_sessions"
+    );
+    let listed = mcp("/mcp/ops")
+        .json(rpc(4, "tools/call", json!({ "name": "list_sessions" })))
+        .send()
+        .await;
+    assert_eq!(
+        listed.body["result"]["structuredContent"],
+        json!({ "success": true, "sessions": [] }),
+        "{}",
+        listed.body
+    );
 }

@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod env;
+pub mod search;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1311,6 +1311,44 @@ impl Orchestrator {
         Ok(())
     }
 
+    /// Answers the prompt a terminal is waiting on (`waiting_user_answer`): types `answer` as
+    /// keystrokes (not a bracketed paste, which a y/n or menu prompt would not take as a key)
+    /// and presses Enter. Refused, naming the status, when the terminal is not waiting.
+    pub async fn answer_prompt(&self, id: &str, answer: &str) -> Result<(), OrchestratorError> {
+        if answer.trim().is_empty() {
+            return Err(OrchestratorError::Invalid(
+                "the answer is empty: give the text to type, such as 'y' or '1'".into(),
+            ));
+        }
+        if answer.chars().any(|c| c.is_control()) {
+            return Err(OrchestratorError::Invalid(
+                "the answer contains control characters: give plain text (Enter is pressed for you)"
+                    .into(),
+            ));
+        }
+        let live = self.live(id)?;
+        let _turn = live.input.lock().await;
+        let status = *live.watch.status.borrow();
+        if status != TerminalStatus::WaitingUserAnswer {
+            return Err(OrchestratorError::Conflict(format!(
+                "terminal {id} is '{status}', not waiting for an answer: send it work as a message instead"
+            )));
+        }
+        let mux = &self.inner.mux;
+        mux.paste(&live.pane, answer, false).await?;
+        tokio::time::sleep(Duration::from_millis(live.pack.input.submit_delay_ms)).await;
+        mux.send_keys(&live.pane, &["Enter".to_string()]).await?;
+        let status = lock(&live.machine).input_sent();
+        self.publish(id, &live, status, None);
+        live.watch.poke();
+        let _ = self.inner.store.append_event(
+            Some(id),
+            "terminal.answer",
+            &serde_json::json!({"bytes": answer.len()}),
+        );
+        Ok(())
+    }
+
     /// The terminal's history (`full`) or its last reply (`last`).
     pub async fn output(&self, id: &str, mode: OutputMode) -> Result<String, OrchestratorError> {
         let live = self.live(id)?;

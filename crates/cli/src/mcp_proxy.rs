@@ -1,0 +1,763 @@
+//! `cao mcp-server` and `cao ops-mcp-server`: MCP over stdio as a thin proxy to cao server's
+//! MCP endpoints (`/mcp/agents/$CAO_TERMINAL_ID`, `/mcp/ops`).
+//!
+//! Each line of stdin is one JSON-RPC message. It is POSTed as it is, with the bearer token from
+//! the cao home and `Accept: application/json, text/event-stream`; every JSON-RPC message of
+//! the answer (a JSON body, or the `data:` of each server-sent event) is written to stdout on
+//! one line, as soon as it arrives. Messages are forwarded concurrently, so a `ping` is answered
+//! while a long `handoff` runs; no request has a time limit, only connecting does. A request
+//! that cannot be forwarded (no server, no `CAO_TERMINAL_ID`, a refused token) gets a JSON-RPC
+//! error response naming the cause and the fix, and one line on stderr; a notification gets
+//! nothing. The proxy keeps the `Mcp-Session-Id` a server sets and the protocol version
+//! `initialize` settled on, and sends them with later messages, as an HTTP client does.
+//!
+//! It loads nothing before the first line arrives (no HTTP client, no token read, no server
+//! start), so `initialize` is answered in a few milliseconds and the process stays small.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, OnceCell};
+use tokio::task::JoinSet;
+
+use crate::client;
+
+/// Connecting to a server on this machine takes microseconds; longer means it is not there.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// JSON-RPC's "server error" code, for failures of the proxy itself.
+const PROXY_ERROR: i64 = -32000;
+const PARSE_ERROR: i64 = -32700;
+
+/// Which of cao server's MCP endpoints the proxy forwards to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The orchestration server of the agent in this terminal (`CAO_TERMINAL_ID`).
+    Agent { terminal_id: Option<String> },
+    /// The operations server; the proxy starts cao server when none answers.
+    Ops,
+}
+
+impl Endpoint {
+    /// The agent endpoint of the terminal named by `CAO_TERMINAL_ID`.
+    pub fn agent_from_env() -> Endpoint {
+        Endpoint::Agent {
+            terminal_id: std::env::var("CAO_TERMINAL_ID")
+                .ok()
+                .map(|id| id.trim().to_string())
+                .filter(|id| !id.is_empty()),
+        }
+    }
+
+    /// The path to POST to, or why there is none.
+    fn path(&self) -> Result<String, String> {
+        match self {
+            Endpoint::Ops => Ok("/mcp/ops".into()),
+            Endpoint::Agent {
+                terminal_id: Some(id),
+            } if id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                Ok(format!("/mcp/agents/{id}"))
+            }
+            Endpoint::Agent {
+                terminal_id: Some(id),
+            } => Err(format!(
+                "CAO_TERMINAL_ID '{}' is not a terminal id: cao mcp-server must run inside a \
+                 terminal started by cao, which sets it",
+                id.escape_debug()
+            )),
+            Endpoint::Agent { terminal_id: None } => Err(
+                "CAO_TERMINAL_ID is not set: cao mcp-server must run inside a terminal started \
+                 by cao, which sets it (an agent's MCP config passes it on)"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// Where the proxy forwards to and what it remembers between messages.
+pub struct Proxy {
+    endpoint: Endpoint,
+    /// `http://host:port`.
+    base: String,
+    /// The token file; read per message, so a server started after the proxy is usable.
+    token_file: Option<std::path::PathBuf>,
+    http: OnceCell<reqwest::Client>,
+    server_started: OnceCell<Result<(), String>>,
+    session_id: Mutex<Option<String>>,
+    protocol_version: Mutex<Option<String>>,
+}
+
+impl Proxy {
+    /// A proxy to the server named by `CAO_API_HOST`/`CAO_API_PORT`, with the token of
+    /// `CAO_HOME_DIR`.
+    pub fn from_env(endpoint: Endpoint) -> Proxy {
+        let (host, port) = client::server_address();
+        let token_file = cao_orchestrator::home::CaoHome::from_env()
+            .ok()
+            .map(|home| home.token_file());
+        Proxy::new(endpoint, &host, port, token_file)
+    }
+
+    pub fn new(
+        endpoint: Endpoint,
+        host: &str,
+        port: u16,
+        token_file: Option<std::path::PathBuf>,
+    ) -> Proxy {
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        Proxy {
+            endpoint,
+            base: format!("http://{host}:{port}"),
+            token_file,
+            http: OnceCell::new(),
+            server_started: OnceCell::new(),
+            session_id: Mutex::new(None),
+            protocol_version: Mutex::new(None),
+        }
+    }
+
+    /// The configuration problem that makes every message fail, if any (said once at start).
+    pub fn problem(&self) -> Option<String> {
+        self.endpoint.path().err()
+    }
+
+    async fn http(&self) -> Result<&reqwest::Client, String> {
+        self.http
+            .get_or_try_init(|| async {
+                reqwest::Client::builder()
+                    .no_proxy()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .tcp_nodelay(true)
+                    .build()
+                    .map_err(|error| format!("cannot build the HTTP client: {error}"))
+            })
+            .await
+    }
+
+    /// For the ops endpoint: start cao server once, when none answers.
+    async fn ensure_server(&self) -> Result<(), String> {
+        if self.endpoint != Endpoint::Ops {
+            return Ok(());
+        }
+        self.server_started
+            .get_or_init(|| async {
+                let client = client::Client::from_env().map_err(|error| format!("{error:#}"))?;
+                client
+                    .ensure_server()
+                    .await
+                    .map_err(|error| format!("{error:#}"))
+            })
+            .await
+            .clone()
+    }
+
+    fn token(&self) -> Option<String> {
+        let path = self.token_file.as_ref()?;
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|token| token.trim().to_string())
+            .filter(|token| !token.is_empty())
+    }
+
+    /// Forwards one message; returns the lines to write (JSON-RPC messages) through `out`.
+    async fn forward(&self, line: String, out: &mpsc::UnboundedSender<String>) {
+        let message: Value = match serde_json::from_str(&line) {
+            Ok(message) => message,
+            Err(error) => {
+                let text =
+                    format!("the line is not JSON ({error}): send one JSON-RPC message per line");
+                eprintln!("cao mcp proxy: {text}");
+                let _ = out.send(error_response(&Value::Null, PARSE_ERROR, &text));
+                return;
+            }
+        };
+        let id = request_id(&message);
+        let fail = |text: String| {
+            eprintln!("cao mcp proxy: {text}");
+            if let Some(id) = &id {
+                let _ = out.send(error_response(id, PROXY_ERROR, &text));
+            }
+        };
+        let path = match self.endpoint.path() {
+            Ok(path) => path,
+            Err(text) => return fail(text),
+        };
+        if let Err(text) = self.ensure_server().await {
+            return fail(text);
+        }
+        let http = match self.http().await {
+            Ok(http) => http,
+            Err(text) => return fail(text),
+        };
+        let url = format!("{}{path}", self.base);
+        let mut request = http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(
+                reqwest::header::ACCEPT,
+                "application/json, text/event-stream",
+            )
+            .body(line);
+        if let Some(token) = self.token() {
+            request = request.bearer_auth(token);
+        }
+        if let Some(session_id) = lock(&self.session_id).clone() {
+            request = request.header("Mcp-Session-Id", session_id);
+        }
+        for (name, value) in protocol_headers(&message, lock(&self.protocol_version).as_deref()) {
+            request = request.header(name, value);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return fail(format!(
+                    "cao server is not reachable at {}: {}; start it with `cao server`",
+                    self.base,
+                    root_cause(&error)
+                ))
+            }
+        };
+        if let Some(session_id) = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|value| value.to_str().ok())
+        {
+            *lock(&self.session_id) = Some(session_id.to_string());
+        }
+        let status = response.status();
+        let is_stream = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("text/event-stream"));
+        if status.is_success() && is_stream {
+            let mut events = SseMessages::default();
+            let mut body = response.bytes_stream();
+            while let Some(chunk) = body.next().await {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(error) => {
+                        return fail(format!(
+                            "the answer from {url} broke off: {}",
+                            root_cause(&error)
+                        ))
+                    }
+                };
+                for data in events.push(&chunk) {
+                    self.emit(&data, out);
+                }
+            }
+            return;
+        }
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => {
+                return fail(format!(
+                    "the answer from {url} broke off: {}",
+                    root_cause(&error)
+                ))
+            }
+        };
+        let text = String::from_utf8_lossy(&body);
+        if status.is_success() {
+            if !text.trim().is_empty() {
+                self.emit(&text, out);
+            }
+            return;
+        }
+        // An HTTP error whose body is a JSON-RPC message is the server's answer; pass it on.
+        if let Ok(value) = serde_json::from_str::<Value>(&text) {
+            if value.get("jsonrpc").is_some() {
+                self.emit(&text, out);
+                return;
+            }
+            if let Some(detail) = value.get("detail").and_then(Value::as_str) {
+                return fail(format!(
+                    "cao server refused the message (HTTP {}): {detail}",
+                    status.as_u16()
+                ));
+            }
+        }
+        let first_line = text.lines().next().unwrap_or("").trim();
+        fail(format!(
+            "cao server refused the message (HTTP {}){}{first_line}",
+            status.as_u16(),
+            if first_line.is_empty() { "" } else { ": " }
+        ))
+    }
+
+    /// Writes one JSON-RPC message on one line, remembering the protocol version an
+    /// `initialize` result settles on.
+    fn emit(&self, data: &str, out: &mpsc::UnboundedSender<String>) {
+        match serde_json::from_str::<Value>(data) {
+            Ok(value) => {
+                if let Some(version) = value
+                    .pointer("/result/protocolVersion")
+                    .and_then(Value::as_str)
+                    .filter(|_| value.pointer("/result/serverInfo").is_some())
+                {
+                    *lock(&self.protocol_version) = Some(version.to_string());
+                }
+                let _ = out.send(value.to_string());
+            }
+            Err(error) => {
+                eprintln!("cao mcp proxy: the server sent a message that is not JSON ({error})")
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Each critical section is one assignment or clone; a poisoned lock holds a valid value.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = error;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    if error.is_connect() && error.is_timeout() {
+        return "connecting timed out".into();
+    }
+    source.to_string()
+}
+
+/// The id of a request (a message with a method and an id), which its answer must carry.
+pub fn request_id(message: &Value) -> Option<Value> {
+    let object = message.as_object()?;
+    if object.contains_key("method") {
+        object.get("id").cloned()
+    } else {
+        None
+    }
+}
+
+/// The protocol headers a message travels with. A message carrying its own protocol version
+/// (`_meta`, the stateless protocol of 2026-07-28 and later) is sent with that version and the
+/// `Mcp-Method`/`Mcp-Name` headers that protocol requires; any other message with the version
+/// `initialize` settled on, if any.
+pub fn protocol_headers(message: &Value, negotiated: Option<&str>) -> Vec<(&'static str, String)> {
+    let own_version = message
+        .pointer("/params/_meta")
+        .and_then(|meta| meta.get("io.modelcontextprotocol/protocolVersion"))
+        .and_then(Value::as_str);
+    let Some(version) = own_version else {
+        return negotiated
+            .map(|version| vec![("MCP-Protocol-Version", version.to_string())])
+            .unwrap_or_default();
+    };
+    let mut headers = vec![("MCP-Protocol-Version", version.to_string())];
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        return headers;
+    };
+    headers.push(("Mcp-Method", method.to_string()));
+    let name_key = match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => Some("uri"),
+        "tasks/get" | "tasks/update" | "tasks/cancel" => Some("taskId"),
+        _ => None,
+    };
+    if let Some(name) = name_key
+        .and_then(|key| message.get("params")?.get(key))
+        .and_then(Value::as_str)
+    {
+        headers.push(("Mcp-Name", header_text(name)));
+    }
+    headers
+}
+
+/// A header value as the MCP standard headers encode it: printable ASCII as it is, anything
+/// else as `=?base64?…?=`.
+fn header_text(value: &str) -> String {
+    let plain = !value.starts_with([' ', '\t'])
+        && !value.ends_with([' ', '\t'])
+        && value.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        && !value.starts_with("=?base64?");
+    if plain {
+        return value.to_string();
+    }
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut encoded = String::from("=?base64?");
+    for chunk in value.as_bytes().chunks(3) {
+        let bytes = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let bits = (u32::from(bytes[0]) << 16) | (u32::from(bytes[1]) << 8) | u32::from(bytes[2]);
+        for index in 0..4 {
+            if index <= chunk.len() {
+                encoded.push(char::from(
+                    ALPHABET[((bits >> (18 - 6 * index)) & 63) as usize],
+                ));
+            } else {
+                encoded.push('=');
+            }
+        }
+    }
+    encoded.push_str("?=");
+    encoded
+}
+
+/// A JSON-RPC error response on one line.
+pub fn error_response(id: &Value, code: i64, message: &str) -> String {
+    json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": { "code": code, "message": message },
+    })
+    .to_string()
+}
+
+/// Splits a server-sent event stream into the `data` of each event, chunk by chunk.
+#[derive(Debug, Default)]
+pub struct SseMessages {
+    pending: String,
+}
+
+impl SseMessages {
+    /// Takes the next chunk of the stream; returns the data of every event it completed.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+        self.pending
+            .push_str(&String::from_utf8_lossy(chunk).replace("\r\n", "\n"));
+        let mut messages = Vec::new();
+        while let Some(end) = self.pending.find("\n\n") {
+            let event: String = self.pending.drain(..end + 2).collect();
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(|data| data.strip_prefix(' ').unwrap_or(data))
+                .collect();
+            let data = data.join("\n");
+            if !data.trim().is_empty() {
+                messages.push(data);
+            }
+        }
+        messages
+    }
+}
+
+/// Reads messages from `input` until it ends, forwarding each concurrently, and writes the
+/// answers to `output` as they complete. Returns once every forwarded message is answered.
+pub async fn serve(
+    proxy: Arc<Proxy>,
+    input: impl AsyncRead + Unpin,
+    mut output: impl AsyncWrite + Unpin + Send + 'static,
+) -> std::io::Result<()> {
+    let (out, mut lines_out) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        while let Some(line) = lines_out.recv().await {
+            output.write_all(line.as_bytes()).await?;
+            output.write_all(b"\n").await?;
+            output.flush().await?;
+        }
+        Ok::<(), std::io::Error>(())
+    });
+    let mut in_flight = JoinSet::new();
+    let mut lines = BufReader::new(input).lines();
+    while let Some(line) = lines.next_line().await? {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let proxy = proxy.clone();
+        let out = out.clone();
+        in_flight.spawn(async move { proxy.forward(line, &out).await });
+        // Reap finished calls so a long session does not accumulate them.
+        while in_flight.try_join_next().is_some() {}
+    }
+    while in_flight.join_next().await.is_some() {}
+    drop(out);
+    match writer.await {
+        Ok(result) => result,
+        Err(error) => Err(std::io::Error::other(error)),
+    }
+}
+
+/// Runs the proxy on stdin/stdout in a current-thread runtime.
+pub fn run(endpoint: Endpoint) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let proxy = Arc::new(Proxy::from_env(endpoint));
+        if let Some(problem) = proxy.problem() {
+            eprintln!("cao mcp proxy: {problem}");
+        }
+        serve(proxy, tokio::io::stdin(), tokio::io::stdout()).await?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    #[test]
+    fn server_sent_events_split_into_their_data() {
+        let mut events = SseMessages::default();
+        assert!(events.push(b"retry: 3000\n\nid: 1\nda").is_empty());
+        assert_eq!(
+            events.push(b"ta: {\"a\":1}\r\n\r\n: keep-alive\n\ndata: {\"b\":\ndata: 2}\n\n"),
+            ["{\"a\":1}", "{\"b\":\n2}"]
+        );
+        assert!(events.push(b"data:\n\n").is_empty());
+    }
+
+    #[test]
+    fn only_requests_get_answers() {
+        assert_eq!(
+            request_id(&json!({"jsonrpc": "2.0", "id": 7, "method": "ping"})),
+            Some(json!(7))
+        );
+        assert_eq!(
+            request_id(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
+            None
+        );
+        assert_eq!(
+            request_id(&json!({"jsonrpc": "2.0", "id": 7, "result": {}})),
+            None
+        );
+        let error: Value =
+            serde_json::from_str(&error_response(&json!("a"), -32000, "no")).unwrap();
+        assert_eq!(error["id"], "a");
+        assert_eq!(error["error"]["code"], -32000);
+    }
+
+    #[test]
+    fn messages_carry_the_protocol_headers_of_their_generation() {
+        let legacy = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+        assert!(protocol_headers(&legacy, None).is_empty());
+        assert_eq!(
+            protocol_headers(&legacy, Some("2025-06-18")),
+            [("MCP-Protocol-Version", "2025-06-18".to_string())]
+        );
+        let stateless = json!({
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {
+                "name": "list_siblings",
+                "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"},
+            },
+        });
+        assert_eq!(
+            protocol_headers(&stateless, Some("2025-06-18")),
+            [
+                ("MCP-Protocol-Version", "2026-07-28".to_string()),
+                ("Mcp-Method", "tools/call".to_string()),
+                ("Mcp-Name", "list_siblings".to_string()),
+            ]
+        );
+        assert_eq!(header_text("héllo"), "=?base64?aMOpbGxv?=");
+        assert_eq!(header_text(" a"), "=?base64?IGE=?=");
+        assert_eq!(header_text("ab"), "ab");
+    }
+
+    #[test]
+    fn the_agent_endpoint_needs_a_terminal_id() {
+        assert_eq!(
+            Endpoint::Agent {
+                terminal_id: Some("1a2b3c4d".into())
+            }
+            .path(),
+            Ok("/mcp/agents/1a2b3c4d".into())
+        );
+        let missing = Endpoint::Agent { terminal_id: None }.path().unwrap_err();
+        assert!(
+            missing.starts_with("CAO_TERMINAL_ID is not set: "),
+            "{missing}"
+        );
+        assert!(Endpoint::Agent {
+            terminal_id: Some("../x".into())
+        }
+        .path()
+        .is_err());
+        assert_eq!(Endpoint::Ops.path(), Ok("/mcp/ops".into()));
+    }
+
+    async fn run_lines(proxy: Proxy, input: &str) -> Vec<Value> {
+        let (mut client, server_side) = tokio::io::duplex(1 << 16);
+        let (read_half, write_half) = tokio::io::split(server_side);
+        let input = input.to_string();
+        let feeder = tokio::spawn(async move {
+            client.write_all(input.as_bytes()).await.unwrap();
+            client.shutdown().await.unwrap();
+            let mut text = String::new();
+            client.read_to_string(&mut text).await.unwrap();
+            text
+        });
+        serve(Arc::new(proxy), read_half, write_half).await.unwrap();
+        let text = feeder.await.unwrap();
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn without_a_terminal_id_requests_fail_clearly_and_notifications_stay_silent() {
+        let proxy = Proxy::new(Endpoint::Agent { terminal_id: None }, "127.0.0.1", 1, None);
+        let answers = run_lines(
+            proxy,
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}\n\
+             {\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n\
+             not json\n",
+        )
+        .await;
+        assert_eq!(answers.len(), 2, "{answers:?}");
+        let initialize = answers.iter().find(|a| a["id"] == 1).unwrap();
+        assert!(initialize["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must run inside a terminal started by cao"));
+        let parse = answers.iter().find(|a| a["id"].is_null()).unwrap();
+        assert_eq!(parse["error"]["code"], PARSE_ERROR);
+    }
+
+    #[tokio::test]
+    async fn an_absent_server_is_named_with_the_fix() {
+        // A port that was just free: nothing listens there.
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let proxy = Proxy::new(
+            Endpoint::Agent {
+                terminal_id: Some("1a2b3c4d".into()),
+            },
+            "127.0.0.1",
+            port,
+            None,
+        );
+        let answers = run_lines(
+            proxy,
+            "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"ping\"}\n",
+        )
+        .await;
+        let message = answers[0]["error"]["message"].as_str().unwrap();
+        assert_eq!(answers[0]["id"], "x");
+        assert!(
+            message.starts_with(&format!(
+                "cao server is not reachable at http://127.0.0.1:{port}: "
+            )),
+            "{message}"
+        );
+        assert!(message.ends_with("start it with `cao server`"), "{message}");
+    }
+
+    /// One canned HTTP answer per connection; returns the request heads it saw.
+    async fn canned_server(answers: Vec<String>) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut heads = Vec::new();
+            for answer in answers {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // Read the head and the body (Content-Length) of one request.
+                loop {
+                    let count = stream.read(&mut buffer).await.unwrap();
+                    request.extend_from_slice(&buffer[..count]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|line| {
+                                line.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|value| value.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            heads.push(head.to_string());
+                            break;
+                        }
+                    }
+                }
+                stream.write_all(answer.as_bytes()).await.unwrap();
+                stream.shutdown().await.unwrap();
+            }
+            heads
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn events_are_forwarded_one_per_line_and_the_session_id_is_kept() {
+        let stream = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nmcp-session-id: s-1\r\n\
+            connection: close\r\n\r\n\
+            data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n\
+            data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"2025-06-18\",\"serverInfo\":{}}}\n\n";
+        let json_answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+            content-length: 36\r\nconnection: close\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}";
+        let (port, server) = canned_server(vec![stream.to_string(), json_answer.to_string()]).await;
+        let token_dir = tempfile::tempdir().unwrap();
+        let token_file = token_dir.path().join("server.token");
+        std::fs::write(&token_file, "secret\n").unwrap();
+        let proxy = Arc::new(Proxy::new(
+            Endpoint::Ops,
+            "127.0.0.1",
+            port,
+            Some(token_file),
+        ));
+        // Ops would start a server when none answers; this one answers, so mark it started.
+        proxy.server_started.set(Ok(())).unwrap();
+        let (mut client, server_side) = tokio::io::duplex(1 << 16);
+        let (read_half, write_half) = tokio::io::split(server_side);
+        let serving = tokio::spawn(serve(proxy, read_half, write_half));
+        client
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}\n")
+            .await
+            .unwrap();
+        let mut reader = BufReader::new(client);
+        let mut first = String::new();
+        reader.read_line(&mut first).await.unwrap();
+        let mut second = String::new();
+        reader.read_line(&mut second).await.unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&first).unwrap()["method"],
+            "notifications/progress"
+        );
+        assert_eq!(serde_json::from_str::<Value>(&second).unwrap()["id"], 1);
+        let mut client = reader.into_inner();
+        client
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}\n")
+            .await
+            .unwrap();
+        client.shutdown().await.unwrap();
+        let mut rest = String::new();
+        client.read_to_string(&mut rest).await.unwrap();
+        assert_eq!(serde_json::from_str::<Value>(rest.trim()).unwrap()["id"], 2);
+        serving.await.unwrap().unwrap();
+        let heads = server.await.unwrap();
+        let first_head = heads[0].to_ascii_lowercase();
+        assert!(first_head.starts_with("post /mcp/ops "), "{first_head}");
+        assert!(
+            first_head.contains("authorization: bearer secret"),
+            "{first_head}"
+        );
+        assert!(
+            first_head.contains("accept: application/json, text/event-stream"),
+            "{first_head}"
+        );
+        let second_head = heads[1].to_ascii_lowercase();
+        assert!(second_head.contains("mcp-session-id: s-1"), "{second_head}");
+        assert!(
+            second_head.contains("mcp-protocol-version: 2025-06-18"),
+            "{second_head}"
+        );
+    }
+}
