@@ -12,7 +12,11 @@
 use std::sync::Arc;
 
 use cao_orchestrator::profile::search::DEFAULT_LIMIT;
-use cao_orchestrator::service::{Orchestrator, Terminal};
+use std::time::Duration;
+
+use cao_orchestrator::service::{
+    AssignRequest, HandoffRequest, Orchestrator, Terminal, DEFAULT_HANDOFF_TIMEOUT,
+};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_handler, tool_router, ServerHandler};
@@ -109,8 +113,150 @@ pub(crate) struct AnswerUserPromptParams {
     answer: String,
 }
 
+fn default_handoff_timeout() -> u64 {
+    DEFAULT_HANDOFF_TIMEOUT.as_secs()
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct HandoffParams {
+    /// The agent profile to hand off to (e.g. "developer", "reviewer"; find_profiles lists
+    /// them).
+    agent_profile: String,
+    /// The task for the worker.
+    message: String,
+    /// Seconds the worker may take, from its start to its answer (1 to 3600).
+    #[serde(default = "default_handoff_timeout")]
+    #[schemars(default = "default_handoff_timeout")]
+    timeout: u64,
+    /// Where the worker starts (default: your working directory).
+    working_directory: Option<String>,
+    /// A model for the worker (default: its profile's).
+    model: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct AssignParams {
+    /// The agent profile for the worker (e.g. "developer", "reviewer").
+    agent_profile: String,
+    /// The task; cao adds a footer asking the worker to send its result back to you with
+    /// send_message.
+    message: String,
+    /// Where the worker starts (default: your working directory).
+    working_directory: Option<String>,
+    /// A model for the worker (default: its profile's).
+    model: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct SendMessageParams {
+    /// The message.
+    message: String,
+    /// The receiving terminal; omit it to reply to the terminal that created you (by handoff
+    /// or assign).
+    receiver_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct HandoffResultParams {
+    /// The job_id a handoff returned (with pending=true when it was still running).
+    job_id: String,
+}
+
 #[tool_router]
 impl AgentServer {
+    /// Hand a task to a new worker agent and wait for its answer: the worker starts in your
+    /// session, gets the message, and its final reply is returned as `output`; then the worker
+    /// is removed. Blocks until the worker finishes (up to `timeout` seconds). If your call
+    /// ends before that, the job keeps running: fetch its answer with
+    /// get_handoff_result(job_id).
+    #[tool]
+    async fn handoff(
+        &self,
+        caller: Caller,
+        Parameters(params): Parameters<HandoffParams>,
+    ) -> ToolReply {
+        let caller = self.caller(caller)?;
+        let outcome = self
+            .orchestrator
+            .handoff(HandoffRequest {
+                caller_id: Some(caller.id),
+                agent_profile: params.agent_profile,
+                message: params.message,
+                timeout: Duration::from_secs(params.timeout),
+                wait: None,
+                working_directory: params.working_directory,
+                model: params.model,
+                provider: None,
+            })
+            .await?;
+        reply(outcome)
+    }
+
+    /// Start a worker agent on a task and return its terminal_id at once, without waiting.
+    /// The worker sends its result back to you with send_message; it arrives as a new message
+    /// when you are idle. If the worker cannot start, a message tells you why. Remove the
+    /// worker with delete_terminal when you no longer need it.
+    #[tool]
+    async fn assign(
+        &self,
+        caller: Caller,
+        Parameters(params): Parameters<AssignParams>,
+    ) -> ToolReply {
+        let caller = self.caller(caller)?;
+        let outcome = self
+            .orchestrator
+            .assign(AssignRequest {
+                caller_id: Some(caller.id),
+                agent_profile: params.agent_profile,
+                message: params.message,
+                session_name: None,
+                working_directory: params.working_directory,
+                model: params.model,
+                provider: None,
+            })
+            .await?;
+        reply(outcome)
+    }
+
+    /// Send a message to another terminal's inbox; it is delivered as a new message when
+    /// that agent is idle, in the order sent. Without receiver_id it goes to the terminal that
+    /// created you: the way to report a result to your supervisor.
+    #[tool]
+    async fn send_message(
+        &self,
+        caller: Caller,
+        Parameters(params): Parameters<SendMessageParams>,
+    ) -> ToolReply {
+        let caller = self.caller(caller)?;
+        let message = self.orchestrator.send_message(
+            Some(&caller.id),
+            params.receiver_id.as_deref(),
+            &params.message,
+        )?;
+        reply(json!({
+            "success": true,
+            "message_id": message.id,
+            "receiver_id": message.receiver_id,
+            "status": message.status,
+            "message": format!(
+                "Message queued for terminal {}; it is delivered when that agent is idle",
+                message.receiver_id
+            ),
+        }))
+    }
+
+    /// The answer of a handoff whose call ended before the worker finished: the worker's
+    /// output once it is done, or pending=true while it still works.
+    #[tool]
+    async fn get_handoff_result(
+        &self,
+        caller: Caller,
+        Parameters(params): Parameters<HandoffResultParams>,
+    ) -> ToolReply {
+        self.caller(caller)?;
+        reply(self.orchestrator.handoff_result(&params.job_id)?)
+    }
+
     /// The other terminals of your session, each with its id, profile, provider and live
     /// status. Use the ids with send_message, answer_user_prompt or delete_terminal.
     #[tool]
@@ -228,9 +374,13 @@ mod tests {
             names,
             [
                 "answer_user_prompt",
+                "assign",
                 "delete_terminal",
                 "find_profiles",
-                "list_siblings"
+                "get_handoff_result",
+                "handoff",
+                "list_siblings",
+                "send_message"
             ]
         );
         let schema = |name: &str| {
@@ -248,6 +398,15 @@ mod tests {
             schema("delete_terminal")["required"],
             json!(["terminal_id"])
         );
+        let handoff = schema("handoff");
+        assert_eq!(handoff["required"], json!(["agent_profile", "message"]));
+        assert_eq!(handoff["properties"]["timeout"]["default"], 600);
+        assert_eq!(
+            schema("assign")["required"],
+            json!(["agent_profile", "message"])
+        );
+        assert_eq!(schema("send_message")["required"], json!(["message"]));
+        assert_eq!(schema("get_handoff_result")["required"], json!(["job_id"]));
         assert!(schema("list_siblings")
             .get("properties")
             .is_none_or(|properties| properties == &json!({})));
