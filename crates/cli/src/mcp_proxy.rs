@@ -88,7 +88,7 @@ pub struct Proxy {
     /// The token file; read per message, so a server started after the proxy is usable.
     token_file: Option<std::path::PathBuf>,
     http: OnceCell<reqwest::Client>,
-    server_started: OnceCell<Result<(), String>>,
+    server_started: OnceCell<()>,
     session_id: Mutex<Option<String>>,
     protocol_version: Mutex<Option<String>>,
 }
@@ -149,8 +149,10 @@ impl Proxy {
         if self.endpoint != Endpoint::Ops {
             return Ok(());
         }
+        // Only success is remembered: after a failed start, the next message tries again
+        // (the user may have started the server by hand meanwhile).
         self.server_started
-            .get_or_init(|| async {
+            .get_or_try_init(|| async {
                 let client = client::Client::from_env().map_err(|error| format!("{error:#}"))?;
                 client
                     .ensure_server()
@@ -158,7 +160,7 @@ impl Proxy {
                     .map_err(|error| format!("{error:#}"))
             })
             .await
-            .clone()
+            .map(|_| ())
     }
 
     fn token(&self) -> Option<String> {
@@ -714,7 +716,7 @@ mod tests {
             Some(token_file),
         ));
         // Ops would start a server when none answers; this one answers, so mark it started.
-        proxy.server_started.set(Ok(())).unwrap();
+        proxy.server_started.set(()).unwrap();
         let (mut client, server_side) = tokio::io::duplex(1 << 16);
         let (read_half, write_half) = tokio::io::split(server_side);
         let serving = tokio::spawn(serve(proxy, read_half, write_half));

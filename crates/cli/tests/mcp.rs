@@ -322,6 +322,13 @@ async fn an_external_agent_runs_a_session_through_the_ops_server() {
         missing.text,
         "session 'cao-nope' not found: list sessions with list_sessions"
     );
+    let no_argument = call(&ops, "get_terminal_status", json!({})).await;
+    assert!(no_argument.is_error, "{}", no_argument.text);
+    assert!(
+        no_argument.text.contains("terminal_id"),
+        "{}",
+        no_argument.text
+    );
     let bad_mode = call(
         &ops,
         "read_session_output",
