@@ -258,3 +258,85 @@ fn headless_team_demo_hands_off_assigns_and_prints_the_final_answer() {
     assert_eq!(profiles, ["code_supervisor", "reviewer"]);
     let _ = env.cao(&["shutdown", "--all", "--server"]);
 }
+
+/// The CLI twins of the orchestration tools, as an operator runs them.
+#[test]
+fn agent_commands_hand_off_assign_message_and_inspect_workers() {
+    let env = Env::new();
+    let log = env.home.path().join("agents.jsonl");
+    let launched = env.cao(&[
+        "launch",
+        "--agents",
+        "code_supervisor",
+        "--provider",
+        "mock",
+        "--session-name",
+        "twins",
+        "--env",
+        &format!("CAO_MOCK_AGENT_LOG={}", log.display()),
+        "--async",
+        "--json",
+    ]);
+    assert!(launched.status.success(), "{}", text(&launched.stderr));
+    let supervisor: serde_json::Value = serde_json::from_slice(&launched.stdout).unwrap();
+    let supervisor = supervisor["id"].as_str().unwrap().to_string();
+
+    // handoff from the operator, on behalf of the supervisor: prints the worker's answer.
+    let handoff = env.cao(&[
+        "agent",
+        "handoff",
+        "developer",
+        "fix the; \"bug\"",
+        "--from",
+        &supervisor,
+        "--timeout",
+        "60",
+    ]);
+    assert!(handoff.status.success(), "{}", text(&handoff.stderr));
+    assert_eq!(text(&handoff.stdout), "echo: fix the; \"bug\"\n");
+
+    // assign prints the worker's id; the worker is in the supervisor's session.
+    let assign = env.cao(&[
+        "agent",
+        "assign",
+        "reviewer",
+        "look at it",
+        "--from",
+        &supervisor,
+    ]);
+    assert!(assign.status.success(), "{}", text(&assign.stderr));
+    let worker = text(&assign.stdout).trim().to_string();
+    assert_eq!(worker.len(), 8, "{worker:?}");
+    let status = env.cao(&["agent", "status", &worker]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+
+    // A message from the worker without --to goes to its creator.
+    let sent = env.cao(&[
+        "agent",
+        "send-message",
+        "done, all good",
+        "--from",
+        &worker,
+        "--json",
+    ]);
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let sent: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert_eq!(sent["receiver_id"], supervisor.as_str());
+
+    // Errors: one line, the right exit code.
+    let unknown = env.cao(&["agent", "handoff", "nobody", "x", "--from", &supervisor]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        text(&unknown.stderr).contains("nobody"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let missing = env.cao(&["agent", "result", "0123456789abcdef"]);
+    assert_eq!(missing.status.code(), Some(1));
+
+    let cancel = env.cao(&["agent", "cancel", &worker, "--delete"]);
+    assert!(cancel.status.success(), "{}", text(&cancel.stderr));
+    let gone = env.cao(&["agent", "status", &worker]);
+    assert_eq!(gone.status.code(), Some(1));
+    let _ = env.cao(&["shutdown", "--all", "--server"]);
+}

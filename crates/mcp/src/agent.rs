@@ -10,12 +10,12 @@
 //! [`CallerTerminal`]: crate::CallerTerminal
 
 use std::sync::Arc;
-
-use cao_orchestrator::profile::search::DEFAULT_LIMIT;
 use std::time::Duration;
 
+use cao_orchestrator::profile::search::DEFAULT_LIMIT;
 use cao_orchestrator::service::{
-    AssignRequest, HandoffRequest, Orchestrator, Terminal, DEFAULT_HANDOFF_TIMEOUT,
+    AssignRequest, HandoffRequest, Orchestrator, OrchestratorError, Terminal,
+    DEFAULT_HANDOFF_TIMEOUT,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -56,13 +56,16 @@ impl AgentServer {
                     .into(),
             ));
         };
-        self.orchestrator.get_terminal(&terminal_id).map_err(|_| {
-            Failure(format!(
-                "calling terminal {} is not a live cao terminal: `cao mcp-server` must run inside \
-                 a terminal started by cao (its CAO_TERMINAL_ID names it)",
-                terminal_id.escape_debug()
-            ))
-        })
+        self.orchestrator
+            .get_terminal(&terminal_id)
+            .map_err(|error| match error {
+                OrchestratorError::NotFound(_) => Failure(format!(
+                    "calling terminal {} is not a live cao terminal: `cao mcp-server` must run \
+                     inside a terminal started by cao (its CAO_TERMINAL_ID names it)",
+                    terminal_id.escape_debug()
+                )),
+                other => other.into(),
+            })
     }
 
     /// A terminal the caller may act on: itself, or one it created (CAO's rule for

@@ -8,9 +8,10 @@
 //!   (the transport puts it there; over HTTP it is the `{terminal_id}` path segment).
 //!
 //! Tool names, parameter names and defaults are CAO's. A tool answers with one text item
-//! holding the JSON CAO's tool returns (and the same value as structured content when it is
-//! an object); a tool that fails answers `isError: true` with one line naming the cause and
-//! the fix, never a protocol error.
+//! holding the JSON CAO's tool returns, and the same value as structured content (a list, as
+//! `find_profiles` returns, wrapped as `{"result": [...]}` the way FastMCP does); a tool that
+//! fails answers `isError: true` with one line naming the cause and the fix, never a protocol
+//! error.
 //!
 //! What it is not: a transport, or any orchestration. `cao-server` serves these handlers over
 //! streamable HTTP (`/mcp/ops`, `/mcp/agents/{terminal_id}`) and `cao mcp-server` is a stdio
