@@ -56,6 +56,8 @@ async fn drive(engine: &ControlEngine) -> Result<()> {
             "-P",
             "-F",
             "#{pane_id}",
+            // A plain POSIX shell: the user's login shell may run slow start-up files.
+            "sh",
         ]))
         .await?;
     if !split.succeeded() {

@@ -576,7 +576,7 @@ async fn the_stdio_proxy_carries_an_agents_calls() {
             .and_then(|info| info.server_info.as_ref().map(|server| server.name.clone())),
         Some("cao-mcp-server".to_string())
     );
-    assert_eq!(tool_names(&agent).await.len(), 4);
+    assert_eq!(tool_names(&agent).await.len(), 8);
     // Calls in flight together are answered together.
     let (siblings, found) = tokio::join!(
         call(&agent, "list_siblings", json!({})),
@@ -585,6 +585,47 @@ async fn the_stdio_proxy_carries_an_agents_calls() {
     assert!(!siblings.is_error, "{}", siblings.text);
     assert_eq!(siblings.json["siblings"][0]["id"], worker.as_str());
     assert!(!found.is_error, "{}", found.text);
+
+    // The team tools through the proxy: a blocking handoff, its stored result, a message.
+    let handoff = call(
+        &agent,
+        "handoff",
+        json!({ "agent_profile": "developer", "message": "stdio task; \"quoted\"", "timeout": 60 }),
+    )
+    .await;
+    assert!(!handoff.is_error, "{}", handoff.text);
+    assert_eq!(handoff.json["success"], true, "{}", handoff.text);
+    assert_eq!(handoff.json["output"], "echo: stdio task; \"quoted\"");
+    let job = handoff.json["job_id"].as_str().unwrap().to_string();
+    let stored = call(&agent, "get_handoff_result", json!({ "job_id": job })).await;
+    assert_eq!(stored.json["output"], handoff.json["output"]);
+    let sent = call(
+        &agent,
+        "send_message",
+        json!({ "message": "hello worker", "receiver_id": worker }),
+    )
+    .await;
+    assert!(!sent.is_error, "{}", sent.text);
+    assert_eq!(sent.json["receiver_id"], worker.as_str());
+    let to_self = call(
+        &agent,
+        "send_message",
+        json!({ "message": "me", "receiver_id": conductor }),
+    )
+    .await;
+    assert!(
+        to_self.is_error && to_self.text.contains("itself"),
+        "{}",
+        to_self.text
+    );
+    let assigned = call(
+        &agent,
+        "assign",
+        json!({ "agent_profile": "reviewer", "message": "review it" }),
+    )
+    .await;
+    assert!(!assigned.is_error, "{}", assigned.text);
+    assert_eq!(assigned.json["terminal_id"].as_str().unwrap().len(), 8);
     agent.cancel().await.unwrap();
 
     let ops = tokio::time::timeout(
