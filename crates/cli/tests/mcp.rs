@@ -372,9 +372,13 @@ async fn an_agent_works_with_its_siblings_through_its_own_endpoint() {
         tool_names(&agent).await,
         [
             "answer_user_prompt",
+            "assign",
             "delete_terminal",
             "find_profiles",
-            "list_siblings"
+            "get_handoff_result",
+            "handoff",
+            "list_siblings",
+            "send_message"
         ]
     );
 
