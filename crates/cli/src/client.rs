@@ -240,21 +240,7 @@ impl Client {
     ) -> Result<String> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
-        let response = self
-            .request(reqwest::Method::GET, "/events")
-            .send()
-            .await
-            .map_err(|error| self.unreachable(error))?;
-        if !response.status().is_success() {
-            return Err(exit(
-                EXIT_FAILURE,
-                format!(
-                    "the server refused the event stream (HTTP {})",
-                    response.status()
-                ),
-            ));
-        }
-        let mut stream = response.bytes_stream();
+        let mut stream = self.events().await?;
         // Read the current status after subscribing, so no change falls in between.
         let terminal = self.get(&format!("/terminals/{terminal_id}")).await?;
         let mut status = terminal["status"].as_str().unwrap_or("unknown").to_string();
@@ -282,7 +268,7 @@ impl Client {
                         return Err(exit(EXIT_NO_SERVER, "the server closed the event stream"));
                     };
                     let chunk = chunk.map_err(|error| self.unreachable(error))?;
-                    buffer.push_str(&String::from_utf8_lossy(&chunk));
+                    buffer.push_str(&String::from_utf8_lossy(chunk.as_ref()));
                     while let Some(end) = buffer.find("\n\n") {
                         let event: String = buffer.drain(..end + 2).collect();
                         for line in event.lines() {
@@ -317,11 +303,10 @@ impl Client {
 }
 
 impl Client {
-    /// Waits until a session's team has settled (`GET /sessions/{s}/activity`): checked at
-    /// once and again after every server event, so it reacts as soon as the last worker's
-    /// message is delivered and answered.
-    pub async fn wait_settled(&self, session: &str, timeout: Duration) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + timeout;
+    /// The server's event stream (`GET /events`), as raw chunks.
+    async fn events(
+        &self,
+    ) -> Result<impl futures_util::Stream<Item = reqwest::Result<impl AsRef<[u8]>>>> {
         let response = self
             .request(reqwest::Method::GET, "/events")
             .send()
@@ -336,7 +321,15 @@ impl Client {
                 ),
             ));
         }
-        let mut stream = response.bytes_stream();
+        Ok(response.bytes_stream())
+    }
+
+    /// Waits until a session's team has settled (`GET /sessions/{s}/activity`): checked at
+    /// once and again after every server event, so it reacts as soon as the last worker's
+    /// message is delivered and answered.
+    pub async fn wait_settled(&self, session: &str, timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut stream = self.events().await?;
         let mut busy = Vec::new();
         loop {
             let activity = self.get(&format!("/sessions/{session}/activity")).await?;

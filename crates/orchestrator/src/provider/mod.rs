@@ -19,10 +19,13 @@
 //!
 //! let launch = pack.render_launch(&LaunchContext {
 //!     terminal_id: "0a1b2c3d".into(),
+//!     profile_name: "developer".into(),
+//!     config_dir: "/tmp/cao/terminals/0a1b2c3d".into(),
 //!     cao_binary: "/usr/bin/cao".into(),
 //!     ..LaunchContext::default()
 //! }).unwrap();
-//! assert_eq!(launch.argv, ["/usr/bin/cao", "mock-agent"]);
+//! assert_eq!(launch.argv, ["/usr/bin/cao", "mock-agent", "--profile", "developer",
+//!                          "--mcp-config", "/tmp/cao/terminals/0a1b2c3d/mcp.json"]);
 //! ```
 //!
 //! API:
