@@ -312,7 +312,6 @@ async fn a_worker_that_crashes_fails_its_handoff_with_the_exit_status() {
         model: None,
         provider: Some("mock".into()),
     };
-    let mut events = orchestrator.subscribe();
     let outcome = orchestrator.handoff(request).await.unwrap();
     assert!(!outcome.success);
     assert_eq!(outcome.status, HandoffStatus::Failed);
@@ -320,18 +319,6 @@ async fn a_worker_that_crashes_fails_its_handoff_with_the_exit_status() {
         outcome.message.contains("exited with status 3"),
         "{outcome:?}"
     );
-    // How long after the worker's death the job failed (printed, not asserted).
-    let mut died_at = None;
-    while let Ok(event) = events.try_recv() {
-        if let cao_orchestrator::service::OrchestratorEvent::Status {
-            status: TerminalStatus::Error,
-            ..
-        } = event
-        {
-            died_at.get_or_insert(Instant::now());
-        }
-    }
-    eprintln!("crash → handoff failed: observed {died_at:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

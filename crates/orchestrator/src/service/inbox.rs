@@ -81,15 +81,6 @@ fn buffer_name(id: i64) -> String {
     format!("cao-inbox-{id}")
 }
 
-/// What one delivery pass did.
-#[derive(Debug, PartialEq, Eq)]
-enum Pass {
-    /// Sent one message.
-    Delivered,
-    /// Nothing to do now (no message, receiver busy, waiting out a retry).
-    Idle,
-}
-
 impl Orchestrator {
     /// Queues `body` for `receiver` (default: the sender's creator) and tries to deliver it at
     /// once. `sender` is the terminal writing, `None` for the operator (CLI, HTTP).
@@ -251,7 +242,7 @@ impl Orchestrator {
             loop {
                 // After a delivery the receiver is working; its next ready event (or this
                 // loop, if that event already came) brings the next message.
-                let _pass = orchestrator.deliver_next(&receiver).await;
+                orchestrator.deliver_next(&receiver).await;
                 let state = &orchestrator.inner.inbox;
                 let mut busy = lock(&state.busy);
                 if lock(&state.again).remove(&receiver) {
@@ -263,39 +254,39 @@ impl Orchestrator {
         });
     }
 
-    /// One delivery pass: the oldest pending message, if the receiver is ready for it.
-    async fn deliver_next(&self, receiver: &str) -> Pass {
+    /// One delivery pass: the oldest pending message, if the receiver is ready for it; a
+    /// failed send schedules its own retry.
+    async fn deliver_next(&self, receiver: &str) {
         let live = match self.live(receiver) {
             Ok(live) => live,
             Err(OrchestratorError::NotFound(_)) => {
                 self.fail_messages_to(receiver, &format!("terminal {receiver} no longer exists"));
-                return Pass::Idle;
+                return;
             }
             // No pane right now (crashed, being restored): wait for it to come back.
-            Err(_) => return Pass::Idle,
+            Err(_) => return,
         };
         let message = match self.inner.store.next_pending_message(receiver) {
             Ok(Some(message)) => message,
-            Ok(None) => return Pass::Idle,
+            Ok(None) => return,
             Err(error) => {
                 tracing::warn!(terminal = %receiver, %error, "could not read the inbox");
-                return Pass::Idle;
+                return;
             }
         };
         if let Some(retry) = lock(&self.inner.inbox.retry).get(receiver).copied() {
             if Instant::now() < retry.not_before {
                 self.kick_inbox_at(receiver, retry.not_before);
-                return Pass::Idle;
+                return;
             }
         }
         let _turn = live.input.lock().await;
         if live.watch.is_closed() || !live.watch.status.borrow().is_ready() {
-            return Pass::Idle;
+            return;
         }
         match self.deliver(&live, receiver, &message).await {
             Ok(()) => {
                 lock(&self.inner.inbox.retry).remove(receiver);
-                Pass::Delivered
             }
             Err(reason) => {
                 let delay = {
@@ -315,7 +306,6 @@ impl Orchestrator {
                 };
                 tracing::warn!(terminal = %receiver, message = message.id, %reason, ?delay, "inbox delivery failed; retrying");
                 self.kick_inbox_at(receiver, Instant::now() + delay);
-                Pass::Idle
             }
         }
     }

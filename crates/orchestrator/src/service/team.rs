@@ -600,20 +600,21 @@ impl Orchestrator {
             if lock(&self.inner.assigning).contains(&terminal.id) {
                 busy.push(format!("terminal {} is getting its task", terminal.id));
             }
-            for message in self
-                .inner
-                .store
-                .list_messages(&terminal.id, None, usize::MAX)?
-            {
-                if matches!(
-                    message.status,
-                    crate::store::InboxStatus::Pending | crate::store::InboxStatus::Delivering
-                ) {
+            // Only the waiting messages are read: this runs on every event a waiter sees.
+            for status in [
+                crate::store::InboxStatus::Pending,
+                crate::store::InboxStatus::Delivering,
+            ] {
+                let waiting = self
+                    .inner
+                    .store
+                    .list_messages(&terminal.id, Some(status), 1)?;
+                if let Some(message) = waiting.first() {
                     busy.push(format!(
                         "message #{} to {} is {}",
                         message.id,
                         terminal.id,
-                        message.status.as_str()
+                        status.as_str()
                     ));
                 }
             }
