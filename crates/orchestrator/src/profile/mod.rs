@@ -211,6 +211,15 @@ impl AgentProfile {
                 .any(|tool| tool == "*" || tool == "@cao-mcp-server")
         })
     }
+
+    /// CAO's `permissionMode` pass-through key, when it is a string: whether the agent's CLI
+    /// asks before acting (see `LaunchContext::permission_mode`).
+    pub fn permission_mode(&self) -> Option<String> {
+        self.extra
+            .get("permissionMode")
+            .and_then(|value| value.as_str())
+            .map(str::to_string)
+    }
 }
 
 /// Parses a profile, substituting `${VAR}` from the process environment only.

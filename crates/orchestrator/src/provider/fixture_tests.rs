@@ -265,6 +265,7 @@ fn context() -> LaunchContext {
         profile_name: "developer".into(),
         system_prompt: "You are \"dev\".\nUse {braces} and \\ freely.".into(),
         model: None,
+        permission_mode: None,
         working_directory: "/work/project".into(),
         config_dir: "/home/u/.cao/terminals/0a1b2c3d".into(),
         cao_mcp_command: vec!["/usr/bin/cao".into(), "mcp-server".into()],
@@ -299,6 +300,41 @@ fn launches_render() {
         }
     }
     insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn a_permission_mode_that_asks_drops_the_unattended_arguments() {
+    let asking = LaunchContext {
+        permission_mode: Some("default".into()),
+        ..context()
+    };
+    let bypassing = LaunchContext {
+        permission_mode: Some("bypassPermissions".into()),
+        ..context()
+    };
+    let argv =
+        |dir: &str, context: &LaunchContext| pack_for(dir).render_launch(context).unwrap().argv;
+    let claude = argv("claude/x", &asking);
+    assert!(!claude.contains(&"--dangerously-skip-permissions".to_string()));
+    assert!(claude
+        .windows(2)
+        .any(|pair| pair == ["--permission-mode", "default"]));
+    assert!(argv("claude/x", &bypassing).contains(&"--dangerously-skip-permissions".to_string()));
+    for (dir, flag) in [
+        ("codex/x", "--yolo"),
+        ("gemini/x", "yolo"),
+        ("qwen/x", "yolo"),
+        ("aider/x", "--yes-always"),
+    ] {
+        assert!(
+            !argv(dir, &asking).contains(&flag.to_string()),
+            "{dir} asking"
+        );
+        assert!(
+            argv(dir, &context()).contains(&flag.to_string()),
+            "{dir} unattended"
+        );
+    }
 }
 
 #[test]

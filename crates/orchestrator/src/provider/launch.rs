@@ -21,6 +21,10 @@ pub struct LaunchContext {
     pub profile_name: String,
     pub system_prompt: String,
     pub model: Option<String>,
+    /// The profile's `permissionMode` (Claude Code's names: `default`, `acceptEdits`, `plan`,
+    /// `bypassPermissions`). `None` or `bypassPermissions`: the agent runs unattended, with
+    /// the pack's `unattended` arguments; anything else drops them so the CLI asks.
+    pub permission_mode: Option<String>,
     pub working_directory: PathBuf,
     /// The per-terminal directory the caller created; files are written under it.
     pub config_dir: PathBuf,
@@ -36,6 +40,18 @@ pub struct LaunchContext {
     pub mock_script: Option<PathBuf>,
     /// More environment for the pane, after the pack's own (same name: this wins).
     pub extra_env: Vec<(String, String)>,
+}
+
+/// The `permissionMode` under which a CLI skips its approval prompts.
+pub const BYPASS_PERMISSIONS: &str = "bypassPermissions";
+
+impl LaunchContext {
+    /// Whether the agent runs without approval prompts (the default).
+    pub fn unattended(&self) -> bool {
+        self.permission_mode
+            .as_deref()
+            .is_none_or(|mode| mode == BYPASS_PERMISSIONS)
+    }
 }
 
 /// A launch ready to run: the caller writes the files, then starts the argv with the env.
@@ -127,6 +143,13 @@ impl ProviderPack {
             let place = format!("launch.argv[{position}]");
             match item {
                 ArgTemplate::Arg(template) => argv.extend(values.render_arg(template, &place)?),
+                ArgTemplate::Unattended(group) => {
+                    if context.unattended() {
+                        for template in &group.unattended {
+                            argv.extend(values.render_arg(template, &place)?);
+                        }
+                    }
+                }
                 ArgTemplate::Group(group) => {
                     let mut complete = true;
                     for template in &group.optional {
@@ -177,6 +200,13 @@ impl Values {
                 .model
                 .as_deref()
                 .map(|model| Value::Text(model.into())),
+        );
+        map.insert(
+            "permission_mode".into(),
+            context
+                .permission_mode
+                .as_deref()
+                .map(|mode| Value::Text(mode.into())),
         );
         map.insert("working_directory".into(), path(&context.working_directory));
         map.insert("config_dir".into(), path(&context.config_dir));

@@ -73,13 +73,23 @@ pub struct Launch {
     pub env: BTreeMap<String, String>,
 }
 
-/// One argv entry: a template, or a group of templates kept only when all its placeholders
-/// have values (`{ optional = ["--model", "{model}"] }`).
+/// One argv entry: a template, a group of templates kept only when all its placeholders
+/// have values (`{ optional = ["--model", "{model}"] }`), or a group kept only when the
+/// agent runs unattended (`{ unattended = ["--approval-mode", "yolo"] }`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum ArgTemplate {
     Arg(String),
     Group(OptionalGroup),
+    Unattended(UnattendedGroup),
+}
+
+/// Arguments that skip the CLI's approval prompts: included unless the profile's
+/// `permissionMode` asks for prompts (anything but `bypassPermissions`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnattendedGroup {
+    pub unattended: Vec<String>,
 }
 
 /// Arguments included together, only when every placeholder in them has a value.
@@ -331,10 +341,13 @@ impl ProviderPack {
             }
         }
         for step in &self.launch.argv {
-            if let ArgTemplate::Group(group) = step {
-                if group.optional.is_empty() {
-                    return Err(invalid("an optional argv group is empty".to_string()));
-                }
+            let empty = match step {
+                ArgTemplate::Arg(_) => false,
+                ArgTemplate::Group(group) => group.optional.is_empty(),
+                ArgTemplate::Unattended(group) => group.unattended.is_empty(),
+            };
+            if empty {
+                return Err(invalid("an argv group is empty".to_string()));
             }
         }
         Ok(())

@@ -812,6 +812,7 @@ impl Orchestrator {
             profile_name: profile.name.clone(),
             system_prompt,
             model: request.model.clone().or_else(|| profile.model.clone()),
+            permission_mode: profile.permission_mode(),
             working_directory: working_directory.clone(),
             config_dir: config_dir.clone(),
             cao_mcp_command: vec![
