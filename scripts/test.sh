@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 scripts/ensure-tmux.sh
 echo "== tmux: $(tmux -V)"
+scripts/ensure-agent-toolchain.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -13,7 +14,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== cargo test"
+echo "== cargo test (the conformance suite installs the real agent CLIs into ~/.cache/cao/conformance)"
 cargo test --workspace --locked
 
 echo "== fuzz targets: short runs"
