@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::conversation::{full_tool_name, pick_tool, Conversation, OfferedTool};
+use crate::conversation::{full_tool_name, pick_tool, tool_preference, Conversation, OfferedTool};
 use crate::schema_example::example_for_schema;
 use crate::script::{Pacing, Rule, Script, ToolCallSpec};
 use crate::template::{render, render_json, TemplateValues};
@@ -72,8 +72,17 @@ impl ToolCall {
 }
 
 /// Decides how the scripted model answers `conversation`.
+///
+/// A request that demands JSON matching a schema and offers no tools is a client's side
+/// request (Gemini CLI's router, Claude Code's session title): it gets JSON matching the
+/// schema, whatever the rules say, so an error rule or a slow rule does not break it. With
+/// tools on offer, the rules apply as usual.
 pub fn decide(script: &Script, conversation: &Conversation) -> Decision {
-    if let Some(schema) = &conversation.response_schema {
+    let side_request_schema = conversation
+        .response_schema
+        .as_ref()
+        .filter(|_| conversation.offered_tools.is_empty());
+    if let Some(schema) = side_request_schema {
         return Decision {
             rule: None,
             action: Action::StructuredOutput {
@@ -134,23 +143,36 @@ fn rule_action(
         return reply(None);
     };
     let arguments = render_json(&next.args, values);
-    if let Some(tool) = pick_tool(&conversation.offered_tools, &next.tool) {
-        return (Action::ToolCall(ToolCall::of(tool, arguments)), None);
-    }
-    match pick_tool(&conversation.offered_tools, TOOL_SEARCH) {
-        Some(search) if !progress.searched_for_next => {
-            let arguments = tool_search_arguments(search, next, &conversation.system_text);
-            let note = format!("tool_search for {}", next.tool);
-            (
-                Action::ToolCall(ToolCall::of(search, arguments)),
-                Some(note),
-            )
+    let offered = pick_tool(&conversation.offered_tools, &next.tool);
+    let search = pick_tool(&conversation.offered_tools, TOOL_SEARCH);
+    // A deferred tool, listed by name only until tool_search reveals it, competes with the
+    // offered ones: Qwen Code's own `send_message` must not shadow a deferred
+    // `mcp__cao__send_message`.
+    let deferred = search
+        .filter(|_| !progress.searched_for_next)
+        .and_then(|_| deferred_tool_name(&conversation.system_text, &next.tool))
+        .filter(|name| {
+            offered.is_none_or(|tool| tool_preference(name) < tool_preference(&tool.full_name()))
+        });
+    let search_for = |search: &OfferedTool, query: String| {
+        let arguments = tool_search_arguments(search, query);
+        let note = format!("tool_search for {}", next.tool);
+        (
+            Action::ToolCall(ToolCall::of(search, arguments)),
+            Some(note),
+        )
+    };
+    match (offered, search, deferred) {
+        (_, Some(search), Some(name)) => search_for(search, format!("select:{name}")),
+        (Some(tool), _, _) => (Action::ToolCall(ToolCall::of(tool, arguments)), None),
+        (None, Some(search), None) if !progress.searched_for_next => {
+            search_for(search, next.tool.clone())
         }
-        Some(_) => reply(Some(format!(
+        (None, Some(_), None) => reply(Some(format!(
             "tool not offered after tool_search: {}",
             next.tool
         ))),
-        None => reply(Some(format!("tool not offered: {}", next.tool))),
+        (None, None, _) => reply(Some(format!("tool not offered: {}", next.tool))),
     }
 }
 
@@ -183,16 +205,11 @@ impl CallProgress {
     }
 }
 
-/// Arguments for a `tool_search` call that reveals the tool `wanted` asks for, shaped by the
-/// search tool's own schema: the query goes in its `query` property (or its first string
-/// property), other required properties get example values. The query selects the deferred
-/// tool by its exact name when the system prompt lists one (`select:mcp__cao__send_message`,
-/// Qwen Code's form), else it is the wanted substring as keywords.
-fn tool_search_arguments(search: &OfferedTool, wanted: &ToolCallSpec, system_text: &str) -> Value {
-    let query = match deferred_tool_name(system_text, &wanted.tool) {
-        Some(name) => format!("select:{name}"),
-        None => wanted.tool.clone(),
-    };
+/// Arguments for a `tool_search` call, shaped by the search tool's own schema: `query` goes
+/// in its `query` property (or its first string property), other required properties get
+/// example values. Qwen Code's `tool_search` takes `{"query": "select:<exact name>"}` or
+/// keywords.
+fn tool_search_arguments(search: &OfferedTool, query: String) -> Value {
     let empty = Map::new();
     let properties = search
         .parameters
@@ -263,7 +280,7 @@ fn deferred_tool_name(system_text: &str, wanted: &str) -> Option<String> {
     }
     names
         .into_iter()
-        .min_by_key(|name| (!name.contains("cao"), name.len()))
+        .min_by_key(|name| tool_preference(name))
         .map(str::to_owned)
 }
 
@@ -440,18 +457,44 @@ args = { receiver_id = "r2", message = "second" }
     }
 
     #[test]
+    fn a_deferred_cao_tool_beats_an_offered_namesake() {
+        // Qwen Code has a `send_message` of its own; the rule means cao's.
+        let mut request = conversation("TWO", &["tool_search", "send_message"], &[]);
+        request.system_text = "## Deferred Tools\n- \"mcp__cao__send_message\": \"Send\"".into();
+        let Action::ToolCall(call) = decide(&script(), &request).action else {
+            panic!("expected tool_search")
+        };
+        assert_eq!(call.name, "tool_search");
+        assert_eq!(call.arguments["query"], "select:mcp__cao__send_message");
+
+        // Revealed: the cao tool is called, not the namesake.
+        request.calls_since_user = vec!["tool_search".into()];
+        request
+            .offered_tools
+            .push(OfferedTool::new("mcp__cao__send_message", Value::Null));
+        let Action::ToolCall(call) = decide(&script(), &request).action else {
+            panic!("expected the cao tool")
+        };
+        assert_eq!(call.name, "mcp__cao__send_message");
+
+        // Without a cao candidate, the offered namesake is used directly.
+        let mut plain = conversation("TWO", &["tool_search", "send_message"], &[]);
+        plain.system_text = "- \"other_send_message_tool\": \"x\"".into();
+        let Action::ToolCall(call) = decide(&script(), &plain).action else {
+            panic!("expected the offered tool")
+        };
+        assert_eq!(call.name, "send_message");
+    }
+
+    #[test]
     fn search_query_falls_back_to_keywords_and_schema_property_names() {
         let search = OfferedTool::new(
             "tool_search",
             json!({"type": "object", "properties": {"terms": {"type": "string"}, "limit": {"type": "integer"}}, "required": ["terms", "limit"]}),
         );
-        let wanted = ToolCallSpec {
-            tool: "handoff".into(),
-            args: json!({}),
-        };
         assert_eq!(
-            tool_search_arguments(&search, &wanted, "no names here"),
-            json!({"terms": "handoff", "limit": 0})
+            tool_search_arguments(&search, "handoff".into()),
+            json!({"terms": "handoff", "limit": 1})
         );
     }
 
@@ -469,6 +512,16 @@ args = { receiver_id = "r2", message = "second" }
             .as_deref(),
             Some("mcp__cao__send_message")
         );
+    }
+
+    #[test]
+    fn a_schema_with_tools_on_offer_does_not_bypass_the_rules() {
+        let mut request = conversation("TWO", &["mcp__cao__send_message"], &[]);
+        request.response_schema = Some(json!({"type": "object"}));
+        assert!(matches!(
+            decide(&script(), &request).action,
+            Action::ToolCall(_)
+        ));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A value that satisfies a JSON schema, for requests that demand structured output (Gemini
 //! CLI's router and next-speaker checks): objects get every property (required ones first),
-//! an enum its first value, strings a short text, numbers 0, booleans false, arrays one item.
+//! an enum its first value, strings a short text, numbers 1 (or the nearest their bounds
+//! allow), booleans false, arrays one item.
 //! Both JSON Schema (`"type": "string"`) and Gemini's OpenAPI subset (`"type": "STRING"`) are
 //! understood.
 
@@ -54,15 +55,33 @@ fn example_at_depth(schema: &Value, depth: usize) -> Value {
             Value::Array((0..count).map(|_| item.clone()).collect())
         }
         Some("string") => Value::String(EXAMPLE_TEXT.to_owned()),
-        Some("integer") | Some("number") => {
-            let minimum = schema.get("minimum").and_then(Value::as_i64).unwrap_or(0);
-            Value::from(minimum.max(0))
-        }
+        Some("integer") | Some("number") => number_example(schema),
         Some("boolean") => Value::Bool(false),
         Some("null") => Value::Null,
         _ if schema.contains_key("properties") => object_example(schema, depth),
         _ => Value::String(EXAMPLE_TEXT.to_owned()),
     }
+}
+
+/// 1, or the nearest whole number the schema's bounds allow. Not 0: Gemini CLI's numerical
+/// router asks for a `complexity_score` with no bounds in its schema but rejects one below 1
+/// ("Complexity score from 1-100", checked after parsing) and logs a stack trace.
+fn number_example(schema: &Map<String, Value>) -> Value {
+    let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
+    let mut example: f64 = 1.0;
+    if let Some(minimum) = bound("minimum") {
+        example = example.max(minimum.ceil());
+    }
+    if let Some(exclusive_minimum) = bound("exclusiveMinimum") {
+        example = example.max(exclusive_minimum.floor() + 1.0);
+    }
+    if let Some(maximum) = bound("maximum") {
+        example = example.min(maximum.floor());
+    }
+    if let Some(exclusive_maximum) = bound("exclusiveMaximum") {
+        example = example.min(exclusive_maximum.ceil() - 1.0);
+    }
+    Value::from(example as i64)
 }
 
 /// The schema's type in lower case; the first non-null one of a list of types.
@@ -147,7 +166,7 @@ mod tests {
         let example = example_for_schema(&schema);
         let keys: Vec<&String> = example.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["a", "b"]);
-        assert_eq!(example, json!({"a": false, "b": 0}));
+        assert_eq!(example, json!({"a": false, "b": 1}));
     }
 
     #[test]
@@ -163,7 +182,43 @@ mod tests {
         });
         assert_eq!(
             example_for_schema(&schema),
-            json!({"items": [0], "choice": "mock", "maybe": false, "fixed": 7})
+            json!({"items": [1], "choice": "mock", "maybe": false, "fixed": 7})
+        );
+    }
+
+    #[test]
+    fn gemini_numerical_router_gets_a_score_it_accepts() {
+        let schema = json!({
+            "type": "OBJECT",
+            "properties": {
+                "complexity_reasoning": {"type": "STRING"},
+                "complexity_score": {"type": "INTEGER", "description": "Complexity score from 1-100."}
+            },
+            "required": ["complexity_reasoning", "complexity_score"]
+        });
+        assert_eq!(
+            example_for_schema(&schema),
+            json!({"complexity_reasoning": "mock", "complexity_score": 1})
+        );
+    }
+
+    #[test]
+    fn numbers_respect_their_bounds() {
+        assert_eq!(
+            example_for_schema(&json!({"type": "integer", "minimum": 5})),
+            json!(5)
+        );
+        assert_eq!(
+            example_for_schema(&json!({"type": "number", "exclusiveMinimum": 5})),
+            json!(6)
+        );
+        assert_eq!(
+            example_for_schema(&json!({"type": "integer", "maximum": 0})),
+            json!(0)
+        );
+        assert_eq!(
+            example_for_schema(&json!({"type": "integer", "minimum": -3, "exclusiveMaximum": -1})),
+            json!(-2)
         );
     }
 

@@ -2,12 +2,14 @@
 //!
 //! The latest user message is the last `role:"user"` message with text of its own: tool
 //! results alone do not count, nor do the `<system-reminder>` blocks Claude Code adds, and
-//! `role:"system"` messages may sit anywhere in `messages`.
+//! `role:"system"` messages may sit anywhere in `messages`. Claude Code's session-title side
+//! request has no tools and demands JSON (`output_config.format`, a `json_schema` of
+//! `{"title"}`); see [`crate::decide::decide`].
 
 use serde_json::{json, Value};
 
 use super::{SseEvent, Turn, TurnContent, Usage};
-use crate::conversation::{is_system_reminder, text_of_content, Conversation, OfferedTool};
+use crate::conversation::{content_texts, text_of_content, user_words, Conversation, OfferedTool};
 
 /// Reads a Messages request.
 pub fn parse(body: &Value) -> Conversation {
@@ -72,29 +74,27 @@ pub fn parse(body: &Value) -> Conversation {
             Some(OfferedTool::new(name, schema))
         })
         .collect();
+    conversation.response_schema = demanded_schema(body);
     conversation
+}
+
+/// The JSON schema a request demands its answer to match: `output_config.format` (Claude
+/// Code's session-title request) or the older `output_format`.
+fn demanded_schema(body: &Value) -> Option<Value> {
+    let format = body
+        .pointer("/output_config/format")
+        .or_else(|| body.get("output_format"))?;
+    (format.get("type").and_then(Value::as_str) == Some("json_schema"))
+        .then(|| format.get("schema").cloned().unwrap_or(Value::Null))
 }
 
 fn blocks(content: &Value) -> &[Value] {
     content.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
-/// The user's own text in a user message's content, if it has any.
+/// The user's own text in a user message's content (its `text` blocks), if it has any.
 fn user_text(content: &Value) -> Option<String> {
-    let texts: Vec<&str> = match content {
-        Value::String(text) => vec![text.as_str()],
-        Value::Array(blocks) => blocks
-            .iter()
-            .filter(|block| block.get("type").and_then(Value::as_str) == Some("text"))
-            .filter_map(|block| block.get("text").and_then(Value::as_str))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let own: Vec<&str> = texts
-        .into_iter()
-        .filter(|text| !text.trim().is_empty() && !is_system_reminder(text))
-        .collect();
-    (!own.is_empty()).then(|| own.join("\n"))
+    user_words(content_texts(content))
 }
 
 fn stop_reason(content: &TurnContent) -> &'static str {
@@ -283,6 +283,17 @@ mod tests {
             conversation.system_text,
             "You are Claude Code.\nmid-conversation system note"
         );
+    }
+
+    #[test]
+    fn the_title_request_demands_its_schema() {
+        let schema = json!({"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]});
+        let body = json!({
+            "output_config": {"effort": "high", "format": {"type": "json_schema", "schema": schema}},
+            "messages": [{"role": "user", "content": "<session>\nhi\n</session>\n\nWrite the title."}]
+        });
+        assert_eq!(parse(&body).response_schema, Some(schema));
+        assert_eq!(parse(&request()).response_schema, None);
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! OpenAI Chat Completions (`POST /v1/chat/completions`), spoken by opencode, Qwen Code and
 //! aider. Tool calls are `tool_calls` on assistant messages; their results come back as
-//! `role:"tool"` messages. A stream ends with `data: [DONE]`.
+//! `role:"tool"` messages. A stream ends with `data: [DONE]`. aider appends its edit-format
+//! reminder, copied from its system prompt, to the user's message; it is cut off again.
 
 use serde_json::{json, Value};
 
 use super::{SseEvent, Turn, TurnContent};
-use crate::conversation::{text_of_content, Conversation, OfferedTool};
+use crate::conversation::{
+    content_texts, text_of_content, user_words, without_echoed_system_text, Conversation,
+    OfferedTool,
+};
 
 /// Reads a Chat Completions request.
 pub fn parse(body: &Value) -> Conversation {
@@ -22,16 +26,21 @@ pub fn parse(body: &Value) -> Conversation {
     let mut system_parts = Vec::new();
     let mut latest_user = None;
     for (index, message) in messages.iter().enumerate() {
-        let text = text_of_content(message.get("content").unwrap_or(&Value::Null));
+        let content = message.get("content").unwrap_or(&Value::Null);
         match message.get("role").and_then(Value::as_str) {
-            Some("user") if !text.trim().is_empty() => latest_user = Some((index, text)),
-            Some("system") | Some("developer") => system_parts.push(text),
+            Some("user") => {
+                if let Some(text) = user_words(content_texts(content)) {
+                    latest_user = Some((index, text));
+                }
+            }
+            Some("system") | Some("developer") => system_parts.push(text_of_content(content)),
             _ => {}
         }
     }
     conversation.system_text = system_parts.join("\n");
     if let Some((user_index, text)) = latest_user {
-        conversation.latest_user_text = text;
+        conversation.latest_user_text =
+            without_echoed_system_text(&text, &conversation.system_text).to_owned();
         for message in &messages[user_index + 1..] {
             match message.get("role").and_then(Value::as_str) {
                 Some("assistant") => {
@@ -70,6 +79,15 @@ pub fn parse(body: &Value) -> Conversation {
             Some(OfferedTool::new(name, parameters))
         })
         .collect();
+    conversation.response_schema = body
+        .get("response_format")
+        .filter(|format| format.get("type").and_then(Value::as_str) == Some("json_schema"))
+        .map(|format| {
+            format
+                .pointer("/json_schema/schema")
+                .cloned()
+                .unwrap_or(Value::Null)
+        });
     conversation
 }
 
@@ -313,6 +331,30 @@ mod tests {
             response["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
             "cao_send_message"
         );
+    }
+
+    #[test]
+    fn aiders_appended_reminder_is_not_the_users_text() {
+        let reminder = "To suggest changes to a file you MUST return the entire content of the updated file.\n\nReply in English.\n\n";
+        let body = json!({"messages": [
+            {"role": "system", "content": format!("Act as an expert software developer.\n\n{reminder}")},
+            {"role": "user", "content": format!("REPLY-MULTI please\n\n{reminder}")}
+        ]});
+        assert_eq!(parse(&body).latest_user_text, "REPLY-MULTI please");
+    }
+
+    #[test]
+    fn response_format_json_schema_is_demanded() {
+        let body = json!({
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": {"type": "object"}}}
+        });
+        assert_eq!(
+            parse(&body).response_schema,
+            Some(json!({"type": "object"}))
+        );
+        let plain = json!({"messages": [], "response_format": {"type": "text"}});
+        assert_eq!(parse(&plain).response_schema, None);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use super::{SseEvent, Turn, TurnContent};
-use crate::conversation::{text_of_content, Conversation, OfferedTool};
+use crate::conversation::{text_of_content, user_words, Conversation, OfferedTool};
 
 /// What a `/v1beta/models/...` path asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,14 +50,12 @@ fn is_user(content: &Value) -> bool {
         == "user"
 }
 
-/// The text parts of a content, joined by newlines; thoughts are left out.
-fn own_text(content: &Value) -> String {
+/// The text parts of a content; thoughts are left out.
+fn texts(content: &Value) -> impl Iterator<Item = &str> {
     parts(content)
         .iter()
         .filter(|part| part.get("thought").and_then(Value::as_bool) != Some(true))
         .filter_map(|part| part.get("text").and_then(Value::as_str))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Reads a `generateContent`/`streamGenerateContent` request; the model comes from the path.
@@ -77,8 +75,7 @@ pub fn parse(body: &Value, model: &str, verb: Verb) -> Conversation {
         .enumerate()
         .rev()
         .filter(|(_, content)| is_user(content))
-        .map(|(index, content)| (index, own_text(content)))
-        .find(|(_, text)| !text.trim().is_empty());
+        .find_map(|(index, content)| Some((index, user_words(texts(content))?)));
     if let Some((user_index, text)) = latest_user {
         conversation.latest_user_text = text;
         for content in &contents[user_index + 1..] {
@@ -94,7 +91,7 @@ pub fn parse(body: &Value, model: &str, verb: Verb) -> Conversation {
     }
     conversation.system_text = match body.get("systemInstruction") {
         Some(Value::String(text)) => text.clone(),
-        Some(instruction) => own_text(instruction),
+        Some(instruction) => texts(instruction).collect::<Vec<_>>().join("\n"),
         None => String::new(),
     };
     for tool in body
@@ -278,7 +275,7 @@ mod tests {
             "contents": [
                 {"role": "user", "parts": [{"text": "setup context"}]},
                 {"role": "model", "parts": [{"text": "ok"}]},
-                {"role": "user", "parts": [{"text": "TOOL please"}]},
+                {"role": "user", "parts": [{"text": "<session_context>\nThis is the Gemini CLI.\n</session_context>"}, {"text": "TOOL please"}]},
                 {"role": "model", "parts": [{"functionCall": {"name": "mcp_cao_send_message", "args": {}}}]},
                 {"role": "user", "parts": [{"functionResponse": {"name": "mcp_cao_send_message", "response": {"output": "sent"}}}]}
             ]

@@ -9,7 +9,9 @@
 use serde_json::{json, Map, Value};
 
 use super::{SseEvent, Turn, TurnContent, Usage};
-use crate::conversation::{full_tool_name, text_of_content, Conversation, OfferedTool};
+use crate::conversation::{
+    content_texts, full_tool_name, text_of_content, user_words, Conversation, OfferedTool,
+};
 
 /// Reads a Responses request.
 pub fn parse(body: &Value) -> Conversation {
@@ -54,6 +56,10 @@ pub fn parse(body: &Value) -> Conversation {
             _ => {}
         }
     }
+    conversation.response_schema = body
+        .pointer("/text/format")
+        .filter(|format| format.get("type").and_then(Value::as_str) == Some("json_schema"))
+        .map(|format| format.get("schema").cloned().unwrap_or(Value::Null));
     conversation
 }
 
@@ -79,10 +85,14 @@ fn read_items(items: &[Value], conversation: &mut Conversation, system_parts: &m
         if !is_message(item) {
             continue;
         }
-        let text = text_of_content(item.get("content").unwrap_or(&Value::Null));
+        let content = item.get("content").unwrap_or(&Value::Null);
         match role(item).as_deref() {
-            Some("user") if !text.trim().is_empty() => latest_user = Some((index, text)),
-            Some("developer") | Some("system") => system_parts.push(text),
+            Some("user") => {
+                if let Some(text) = user_words(content_texts(content)) {
+                    latest_user = Some((index, text));
+                }
+            }
+            Some("developer") | Some("system") => system_parts.push(text_of_content(content)),
             _ => {}
         }
     }
@@ -322,8 +332,8 @@ mod tests {
             ],
             "input": [
                 {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "<permissions>"}]},
-                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>"}]},
                 {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "TOOL go"}]},
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>\n  <cwd>/w</cwd>\n</environment_context>"}]},
                 {"type": "function_call", "namespace": "mcp__cao", "name": "send_message", "call_id": "c1", "arguments": "{}"},
                 {"type": "function_call_output", "call_id": "c1", "output": "sent ok"}
             ]
@@ -351,6 +361,16 @@ mod tests {
         let conversation = parse(&json!({"model": "m", "input": "hi there"}));
         assert_eq!(conversation.latest_user_text, "hi there");
         assert!(!conversation.stream);
+        assert_eq!(conversation.response_schema, None);
+    }
+
+    #[test]
+    fn text_format_json_schema_is_demanded() {
+        let body = json!({"input": "x", "text": {"format": {"type": "json_schema", "name": "t", "schema": {"type": "object"}}}});
+        assert_eq!(
+            parse(&body).response_schema,
+            Some(json!({"type": "object"}))
+        );
     }
 
     fn tool_turn() -> Turn {
