@@ -126,20 +126,20 @@ impl Dialect {
         }
     }
 
-    /// The streamed body: SSE events, or Gemini's JSON array when `alt=sse` was not asked for.
-    fn encode_stream(self, turn: &Turn) -> (Vec<SseEvent>, &'static str) {
-        match self {
-            Dialect::Anthropic => (anthropic::encode_stream(turn), EVENT_STREAM),
-            Dialect::Responses => (responses::encode_stream(turn), EVENT_STREAM),
-            Dialect::Chat { include_usage } => {
-                (chat::encode_stream(turn, include_usage), EVENT_STREAM)
-            }
-            Dialect::Gemini { sse: true } => (gemini::encode_stream(turn), EVENT_STREAM),
+    /// The streamed body's frames, each with the wait before it, and its content type: SSE
+    /// events, or Gemini's JSON array when `alt=sse` was not asked for.
+    fn stream_frames(self, turn: &Turn, pacing: Pacing) -> (Vec<(Duration, String)>, &'static str) {
+        let events = match self {
+            Dialect::Anthropic => anthropic::encode_stream(turn),
+            Dialect::Responses => responses::encode_stream(turn),
+            Dialect::Chat { include_usage } => chat::encode_stream(turn, include_usage),
+            Dialect::Gemini { sse: true } => gemini::encode_stream(turn),
             Dialect::Gemini { sse: false } => {
                 let array = Value::Array(gemini::stream_objects(turn));
-                (vec![SseEvent::data(array.to_string())], JSON)
+                return (vec![(Duration::ZERO, array.to_string())], JSON);
             }
-        }
+        };
+        (paced_frames(&events, pacing), EVENT_STREAM)
     }
 }
 
@@ -152,19 +152,19 @@ fn read_json(
     api: Api,
     mut record: LogRecord,
     shared: &Arc<Shared>,
-) -> Result<Value, Response> {
+) -> Result<Value, Box<Response>> {
     tracing::trace!(target: "cao_mock_model::body", path = %record.path, body = %String::from_utf8_lossy(body));
     serde_json::from_slice(body).map_err(|error| {
         let message = format!("the request body is not JSON: {error}");
         record.action = "error";
         record.status = 400;
-        respond_at_once(
+        Box::new(respond_at_once(
             shared,
             record,
             StatusCode::BAD_REQUEST,
             JSON,
             error_body(api, 400, &message).to_string(),
-        )
+        ))
     })
 }
 
@@ -238,8 +238,7 @@ async fn answer(
         },
     };
     if conversation.stream {
-        let (events, content_type) = dialect.encode_stream(&turn);
-        let frames = paced_frames(&events, pacing);
+        let (frames, content_type) = dialect.stream_frames(&turn, pacing);
         respond(shared, record, StatusCode::OK, content_type, frames)
     } else {
         respond_at_once(
@@ -406,7 +405,7 @@ async fn anthropic_messages(
     let record = LogRecord::started(Api::Anthropic.as_str(), method.as_str(), uri.path());
     let request = match read_json(&body, Api::Anthropic, record.clone(), &shared) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let conversation = anthropic::parse(&request);
     answer(shared, Dialect::Anthropic, record, conversation, body.len()).await
@@ -439,7 +438,7 @@ async fn openai_responses(
     let record = LogRecord::started(Api::Responses.as_str(), method.as_str(), uri.path());
     let request = match read_json(&body, Api::Responses, record.clone(), &shared) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let conversation = responses::parse(&request);
     answer(shared, Dialect::Responses, record, conversation, body.len()).await
@@ -454,7 +453,7 @@ async fn chat_completions(
     let record = LogRecord::started(Api::Chat.as_str(), method.as_str(), uri.path());
     let request = match read_json(&body, Api::Chat, record.clone(), &shared) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let conversation = chat::parse(&request);
     let dialect = Dialect::Chat {
@@ -498,7 +497,7 @@ async fn gemini_models(
     }
     let request = match read_json(&body, Api::Gemini, record.clone(), &shared) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let conversation = gemini::parse(&request, model, verb);
     let dialect = Dialect::Gemini {
