@@ -1,7 +1,7 @@
 //! The four model APIs, sans-I/O: each module reads a request body into a
 //! [`Conversation`](crate::conversation::Conversation) and encodes a [`Turn`] as a JSON
-//! response, as server-sent events, or as the API's own error body. The server glue in
-//! [`crate::server`] only moves these bytes and keeps time.
+//! response, as server-sent events, or as the API's own error body. The axum glue around
+//! them ([`serve`](crate::serve)) only moves these bytes and keeps time.
 
 pub mod anthropic;
 pub mod chat;
