@@ -6,6 +6,7 @@ use crate::client;
 use crate::demo;
 use crate::mcp_proxy;
 use crate::mock_agent;
+use crate::mock_model;
 use crate::provider_cli;
 use crate::server_cli;
 use crate::tmux_cli;
@@ -49,6 +50,11 @@ enum Command {
     },
     /// A scripted agent-like terminal program for tests and the offline demo.
     MockAgent(mock_agent::MockAgentArgs),
+    /// A scripted model API server on 127.0.0.1 for running real agent CLIs offline.
+    MockModel {
+        #[command(subcommand)]
+        command: mock_model::MockModelCommand,
+    },
     /// The orchestrator and its HTTP API (also installed as `cao-server`).
     Server(server_cli::ServerArgs),
     /// The MCP server an agent starts (stdio; also installed as `cao-mcp-server`): a thin
@@ -247,6 +253,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::MockAgent(args) => mock_agent::run(args),
+        Command::MockModel { command } => mock_model::run(command),
         Command::Server(args) => server_cli::run(args, &socket),
         Command::McpServer => mcp_proxy::run(mcp_proxy::Endpoint::agent_from_env()),
         Command::OpsMcpServer => mcp_proxy::run(mcp_proxy::Endpoint::Ops),

@@ -10,6 +10,7 @@ mod client;
 mod demo;
 mod mcp_proxy;
 mod mock_agent;
+mod mock_model;
 mod provider_cli;
 mod server_cli;
 mod tmux_cli;
