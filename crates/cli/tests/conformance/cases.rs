@@ -201,7 +201,12 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
     let receiver = world
         .post(
             "/sessions",
-            json!({ "agent_profile": "conformance_worker", "provider": "mock", "session_name": session }),
+            json!({
+                "agent_profile": "conformance_worker",
+                "provider": "mock",
+                "session_name": session,
+                "working_directory": world.work,
+            }),
         )
         .await?;
     let receiver = receiver["id"].as_str().unwrap_or_default().to_string();
@@ -214,17 +219,25 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
     let terminal = world
         .post(
             &format!("/sessions/{session}/terminals"),
-            json!({ "agent_profile": "conformance_agent", "provider": cli.provider }),
+            json!({
+                "agent_profile": "conformance_agent",
+                "provider": cli.provider,
+                "working_directory": world.work,
+            }),
         )
         .await?;
     let id = terminal["id"].as_str().unwrap_or_default().to_string();
     let target = world.target(&id).await?;
     let idle = match terminal["status"].as_str() {
         Some("idle") => Ok(Instant::now()),
-        _ => world
-            .wait_status(&id, from, &["idle"], LAUNCH_LIMIT)
+        _ => match world
+            .wait_status(&id, from, &["idle", "error"], LAUNCH_LIMIT)
             .await
-            .map(|seen| seen.at),
+        {
+            Ok(seen) if seen.event["status"] == "idle" => Ok(seen.at),
+            Ok(_) => Err("the terminal went to 'error' while starting".to_string()),
+            Err(error) => Err(error),
+        },
     };
     let idle = report.finish(step, idle.map_err(|error| diagnose(&world, &target, error)))?;
     report.launch_ms = Some(idle.duration_since(started).as_millis());
@@ -307,7 +320,7 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
                     .await?;
                 let delivered = inbox.as_array().into_iter().flatten().any(|message| {
                     message["sender_id"] == id.as_str()
-                        && message["message"] == SENT_TEXT
+                        && message["body"] == SENT_TEXT
                         && message["status"] == "delivered"
                 });
                 let read = world.agent_lines().iter().any(|line| {
@@ -414,7 +427,12 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
     let asker = world
         .post(
             &format!("/sessions/{session}/terminals"),
-            json!({ "agent_profile": "conformance_asker", "provider": cli.provider, "env_vars": ask.env }),
+            json!({
+                "agent_profile": "conformance_asker",
+                "provider": cli.provider,
+                "env_vars": ask.env,
+                "working_directory": world.work,
+            }),
         )
         .await?;
     let asker = asker["id"].as_str().unwrap_or_default().to_string();
@@ -576,7 +594,11 @@ reply = "Lead final: {rest}"
     let lead = world
         .post(
             "/sessions",
-            json!({ "agent_profile": "team_lead", "session_name": "conf-team" }),
+            json!({
+                "agent_profile": "team_lead",
+                "session_name": "conf-team",
+                "working_directory": world.work,
+            }),
         )
         .await?;
     let lead = lead["id"].as_str().unwrap_or_default().to_string();
@@ -628,7 +650,7 @@ reply = "Lead final: {rest}"
             .get(&format!("/terminals/{lead}/inbox/messages"))
             .await?;
         let reviewed = inbox.as_array().into_iter().flatten().any(|message| {
-            message["message"] == "Gemini review: parser approved ✓"
+            message["body"] == "Gemini review: parser approved ✓"
                 && message["status"] == "delivered"
         });
         if !reviewed {

@@ -358,6 +358,8 @@ fn claude_launch_matches_the_reference_command() {
             "--mcp-config".into(),
             format!("{config_dir}/mcp.json"),
             "--strict-mcp-config".into(),
+            "--settings".into(),
+            format!("{config_dir}/claude-settings.json"),
         ]
     );
     let (_, mcp) = &launch.files[1];
