@@ -298,7 +298,7 @@ fn respond(
     record.status = status.as_u16();
     let sending = Sending {
         frames: frames.into(),
-        logged: LogOnDrop {
+        _logged_when_dropped: LogOnDrop {
             shared,
             record: Some(record),
         },
@@ -322,8 +322,8 @@ fn respond(
 
 struct Sending {
     frames: VecDeque<(Duration, String)>,
-    #[allow(dead_code)] // Held only to be dropped when the body ends.
-    logged: LogOnDrop,
+    /// Dropped with the body: after its last frame, or when the client goes away.
+    _logged_when_dropped: LogOnDrop,
 }
 
 /// Writes the request's log line when the response body is done with (sent or abandoned).
