@@ -321,6 +321,11 @@ impl OrchestratorConfig {
     }
 }
 
+/// How long an agent gets to react (its screen changes) to a submitted input before Enter is
+/// pressed again, and how many submissions it gets.
+const SUBMIT_REACTION_WAIT: Duration = Duration::from_secs(2);
+const SUBMIT_TRIES: u32 = 3;
+
 /// Per-terminal runtime state.
 #[derive(Clone)]
 struct Live {
@@ -1222,8 +1227,23 @@ impl Orchestrator {
     }
 
     /// Types `message` into the terminal and submits it: serialized per terminal, waiting for a
-    /// starting CLI to become ready first.
+    /// starting CLI to become ready first. The submission is checked: the screen must change
+    /// after Enter, else Enter is pressed again (an Enter that reaches a CLI busy redrawing,
+    /// such as Claude Code connecting its MCP servers, can be lost and leave the text sitting
+    /// in its composer). An agent that never reacts is logged, not refused.
     pub async fn send_input(&self, id: &str, message: &str) -> Result<(), OrchestratorError> {
+        if !self.submit_checked(id, message).await? {
+            tracing::warn!(terminal = %id, "the agent's screen did not change after the input was submitted");
+        }
+        Ok(())
+    }
+
+    /// [`Orchestrator::send_input`], returning whether the agent reacted to the submission.
+    pub(crate) async fn submit_checked(
+        &self,
+        id: &str,
+        message: &str,
+    ) -> Result<bool, OrchestratorError> {
         if message.contains('\0') {
             return Err(OrchestratorError::Invalid(
                 "the message contains a NUL byte, which no terminal can carry".into(),
@@ -1252,9 +1272,31 @@ impl Orchestrator {
             }
             _ => {}
         }
+        let mut reactions = live.reactions.subscribe();
+        reactions.borrow_and_update();
         self.type_and_submit(&live, message).await?;
         self.turn_started(id, &live, message.len());
-        Ok(())
+        for attempt in 1..=SUBMIT_TRIES {
+            match tokio::time::timeout(SUBMIT_REACTION_WAIT, reactions.changed()).await {
+                Ok(Ok(())) => return Ok(true),
+                Ok(Err(_)) => {
+                    return Err(OrchestratorError::NotFound(format!(
+                        "terminal {id} was deleted while taking the input"
+                    )))
+                }
+                Err(_) if *live.watch.status.borrow() == TerminalStatus::Error => break,
+                Err(_) if attempt < SUBMIT_TRIES => {
+                    tracing::info!(terminal = %id, attempt, "input not picked up; pressing Enter again");
+                    self.inner
+                        .mux
+                        .send_keys(&live.pane, &["Enter".to_string()])
+                        .await?;
+                    live.watch.poke();
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(false)
     }
 
     /// Bookkeeping once a submission went out: the terminal is working on a new turn.

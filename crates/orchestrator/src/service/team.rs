@@ -44,10 +44,6 @@ pub const MAX_HANDOFF_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Words of the footer appended to an assigned task; agents (and the mock agent) key on it.
 pub const ASSIGN_FOOTER_MARK: &str = "with the send_message tool";
 
-/// How long a submitted task may leave the worker's screen unchanged before Enter is pressed
-/// again, and how many times.
-const PICKUP_WAIT: Duration = Duration::from_secs(2);
-const PICKUP_TRIES: u32 = 3;
 /// How long a worker gets to leave after its exit sequence before its tree is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
@@ -365,29 +361,10 @@ impl Orchestrator {
     /// Sends a task and makes sure the agent took it: its screen must change after Enter;
     /// Enter is pressed again (up to a bound) when it does not.
     async fn submit_task(&self, id: &str, text: &str) -> Result<(), OrchestratorError> {
-        let live = self.live(id)?;
-        let mut reactions = live.reactions.subscribe();
-        reactions.borrow_and_update();
-        self.send_input(id, text).await?;
-        for attempt in 1..=PICKUP_TRIES {
-            let reacted = tokio::time::timeout(PICKUP_WAIT, reactions.changed()).await;
-            match reacted {
-                Ok(Ok(())) => return Ok(()),
-                Ok(Err(_)) => {
-                    return Err(OrchestratorError::NotFound(format!(
-                        "terminal {id} was deleted before it took the task"
-                    )))
-                }
-                Err(_) if *live.watch.status.borrow() == TerminalStatus::Error => {
-                    break;
-                }
-                Err(_) if attempt < PICKUP_TRIES => {
-                    tracing::info!(terminal = %id, attempt, "task not picked up; pressing Enter again");
-                    self.send_key(id, "Enter").await?;
-                }
-                Err(_) => {}
-            }
+        if self.submit_checked(id, text).await? {
+            return Ok(());
         }
+        let live = self.live(id)?;
         if *live.watch.status.borrow() == TerminalStatus::Error {
             let reason = lock(&live.exit_reason)
                 .clone()
@@ -397,7 +374,7 @@ impl Orchestrator {
             )));
         }
         Err(OrchestratorError::Unavailable(format!(
-            "terminal {id} did not take the task: its screen did not change after {PICKUP_TRIES} submissions"
+            "terminal {id} did not take the task: its screen did not change after the submission and two more Enter presses"
         )))
     }
 
