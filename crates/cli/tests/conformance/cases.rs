@@ -149,6 +149,7 @@ fn toml_inline(value: &Value) -> String {
 async fn turn(world: &World, id: &str, target: &str, text: &str) -> Outcome<(Instant, Duration)> {
     let from = world.mark();
     let watch = ScreenWatch::start(&world.socket, target);
+    let sent = Instant::now();
     world
         .post(
             &format!("/terminals/{id}/input"),
@@ -170,10 +171,30 @@ async fn turn(world: &World, id: &str, target: &str, text: &str) -> Outcome<(Ins
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let statuses: Vec<String> = world
+        .events_since(from)
+        .iter()
+        .filter(|seen| seen.event["terminal_id"] == id && seen.event["type"] == "status")
+        .map(|seen| {
+            let status = seen.event["status"].as_str().unwrap_or_default();
+            format!("{status} +{}ms", seen.at.duration_since(sent).as_millis())
+        })
+        .collect();
+    eprintln!("  {id} {text:?}: {}", statuses.join(", "));
+    let label: String = text
+        .chars()
+        .take_while(|c| *c != ':')
+        .collect::<String>()
+        .to_lowercase();
+    let keep = world
+        .root
+        .path()
+        .join("screens")
+        .join(format!("{id}-{label}"));
+    let finished = watch.last_change_before(done.at, &keep).unwrap_or(done.at);
     if status != "completed" {
         return Err(format!("the turn ended '{status}', not completed"));
     }
-    let finished = watch.last_change_before(done.at).unwrap_or(done.at);
     Ok((done.at, done.at.saturating_duration_since(finished)))
 }
 
@@ -354,7 +375,7 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
             let done = jobs.as_array().into_iter().flatten().any(|job| {
                 job["caller_id"] == id.as_str()
                     && job["status"] == "completed"
-                    && job["output"]
+                    && job["result"]
                         .as_str()
                         .is_some_and(|output| output.contains(&expected))
             });
@@ -637,7 +658,7 @@ reply = "Lead final: {rest}"
         let built = jobs.as_array().into_iter().flatten().any(|job| {
             job["caller_id"] == lead.as_str()
                 && job["status"] == "completed"
-                && job["output"]
+                && job["result"]
                     .as_str()
                     .is_some_and(|output| output.contains("Codex built the parser ✓"))
         });
@@ -678,10 +699,25 @@ reply = "Lead final: {rest}"
         Ok(())
     }
     .await;
-    report.finish(
-        step,
-        result.map_err(|error| diagnose(&world, &target, error)),
-    )?;
+    let result = match result {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            let mut text = diagnose(&world, &target, error);
+            if let Ok(session) = world.get("/sessions/conf-team").await {
+                for terminal in session["terminals"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .skip(1)
+                {
+                    let name = terminal["name"].as_str().unwrap_or_default();
+                    text = diagnose(&world, &format!("conf-team:{name}"), text);
+                }
+            }
+            Err(text)
+        }
+    };
+    report.finish(step, result)?;
 
     let step = report.step("team: deleting the session leaves no process");
     let result = async {

@@ -62,9 +62,13 @@ impl World {
     /// Seeds HOME and the work directory, starts `cao server` (the model server starts later,
     /// with [`World::start_model`], once the script can name the terminals it needs).
     pub async fn start(label: &str) -> Outcome<World> {
+        // Not under /tmp: Gemini CLI and Qwen Code skip a settings file whose parent
+        // directories are writable by others, and Codex refuses to put helpers there.
+        let parent = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(parent).map_err(|error| error.to_string())?;
         let root = tempfile::Builder::new()
-            .prefix(&format!("cao-conformance-{label}-"))
-            .tempdir()
+            .prefix(&format!("conformance-{label}-"))
+            .tempdir_in(parent)
             .map_err(|error| error.to_string())?;
         let home = root.path().join("home");
         let work = root.path().join("work");
@@ -583,10 +587,19 @@ impl ScreenWatch {
         }
     }
 
-    /// Stops watching; the moment of the last screen change at or before `until`.
-    pub fn last_change_before(mut self, until: Instant) -> Option<Instant> {
+    /// Stops watching; the moment of the last screen change at or before `until`. Every
+    /// distinct screen is written under `keep` (`NNN-<ms since start>.txt`) for inspection and
+    /// for harvesting fixtures.
+    pub fn last_change_before(mut self, until: Instant, keep: &Path) -> Option<Instant> {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let changes = self.thread.take()?.join().ok()?;
+        if let Some((first, _)) = changes.first() {
+            let _ = std::fs::create_dir_all(keep);
+            for (index, (at, screen)) in changes.iter().enumerate() {
+                let ms = at.duration_since(*first).as_millis();
+                let _ = std::fs::write(keep.join(format!("{index:03}-{ms}.txt")), screen);
+            }
+        }
         changes
             .iter()
             .filter(|(at, _)| *at <= until)

@@ -46,19 +46,45 @@ impl ProviderPack {
     }
 }
 
-/// Idle or completed, from the history above the composer.
+impl ProviderPack {
+    /// The history above the composer, as one text (the whole screen without an anchor).
+    pub fn history_text(&self, screen: &str) -> String {
+        let lines = screen_lines(screen);
+        history(&lines, self.composer.as_ref()).join("\n")
+    }
+}
+
+/// Idle, completed, or (with a `finished` marker) still answering, from the history above
+/// the composer.
 fn turn_status(turn: &TurnRule, history: &[&str]) -> TerminalStatus {
+    let mut answering = false;
     for line in history.iter().rev() {
+        if turn
+            .finished
+            .as_ref()
+            .is_some_and(|finished| finished.is_match(line))
+        {
+            return TerminalStatus::Completed;
+        }
         // A reply marker is checked first: some CLIs (opencode) print one line that both opens
         // and closes a turn, and when it carries the "finished" form it is a reply.
         if turn.reply.is_match(line) {
-            return TerminalStatus::Completed;
+            if turn.finished.is_none() {
+                return TerminalStatus::Completed;
+            }
+            answering = true;
+            continue;
         }
         if turn.echo.is_match(line) {
-            return TerminalStatus::Idle;
+            break;
         }
     }
-    TerminalStatus::Idle
+    if answering {
+        // Reply text under the last input but no end-of-turn line yet: still streaming.
+        TerminalStatus::Processing
+    } else {
+        TerminalStatus::Idle
+    }
 }
 
 /// The screen's lines, trailing spaces trimmed, trailing blank lines dropped.

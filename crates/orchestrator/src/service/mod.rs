@@ -340,6 +340,11 @@ struct Live {
     /// The screen as it was just before the last Enter: while the pane still shows exactly
     /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
     submitted_screen: Arc<Mutex<Option<String>>>,
+    /// The history (above the composer) when the last input was submitted, kept until the
+    /// agent is seen working or its history changes: until then a `completed` reading is the
+    /// previous turn's reply still on screen (a CLI may clear its composer well before it
+    /// echoes the input or shows a spinner).
+    submitted_history: Arc<Mutex<Option<String>>>,
     /// Counts the agent's reactions to a submission (its screen changed after Enter).
     reactions: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -1008,6 +1013,7 @@ impl Orchestrator {
             init_timeout,
             exit_reason: Arc::new(Mutex::new(None)),
             submitted_screen: Arc::new(Mutex::new(None)),
+            submitted_history: Arc::new(Mutex::new(None)),
             reactions: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         lock(&self.inner.live).insert(terminal_id.to_string(), live.clone());
@@ -1092,6 +1098,21 @@ impl Orchestrator {
                     } else if reading == TerminalStatus::Completed {
                         // Unchanged since Enter: the reply on screen is the previous turn's.
                         reading = TerminalStatus::Idle;
+                    }
+                }
+            }
+            {
+                let mut baseline = lock(&live.submitted_history);
+                if let Some(before) = baseline.as_deref() {
+                    match reading {
+                        TerminalStatus::Completed if live.pack.history_text(&screen) == before => {
+                            reading = TerminalStatus::Idle;
+                        }
+                        TerminalStatus::Completed
+                        | TerminalStatus::Processing
+                        | TerminalStatus::WaitingUserAnswer
+                        | TerminalStatus::Error => *baseline = None,
+                        _ => {}
                     }
                 }
             }
@@ -1325,7 +1346,11 @@ impl Orchestrator {
         tokio::time::sleep(Duration::from_millis(live.pack.input.submit_delay_ms)).await;
         // Remember what the screen looks like before Enter, so that a slow agent's unchanged
         // screen (still showing the last turn's reply) is not read as this turn's completion.
-        *lock(&live.submitted_screen) = mux.capture(&live.pane, Capture::SCREEN).await.ok();
+        let before = mux.capture(&live.pane, Capture::SCREEN).await.ok();
+        *lock(&live.submitted_history) = before
+            .as_deref()
+            .map(|screen| live.pack.history_text(screen));
+        *lock(&live.submitted_screen) = before;
         let enters = vec!["Enter".to_string(); live.pack.input.enter_count.max(1) as usize];
         mux.send_keys(&live.pane, &enters).await?;
         Ok(())
