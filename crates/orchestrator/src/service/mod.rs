@@ -1332,7 +1332,22 @@ impl Orchestrator {
         );
     }
 
+    /// Remembers the history before anything is typed (typing changes chrome around the
+    /// composer, such as hints that appear and vanish, not the history a new turn adds to).
+    async fn remember_history(&self, live: &Live) {
+        let before = self
+            .inner
+            .mux
+            .capture(&live.pane, Capture::SCREEN)
+            .await
+            .ok();
+        *lock(&live.submitted_history) = before
+            .as_deref()
+            .map(|screen| live.pack.history_text(screen));
+    }
+
     async fn type_and_submit(&self, live: &Live, text: &str) -> Result<(), OrchestratorError> {
+        self.remember_history(live).await;
         self.inner
             .mux
             .paste(&live.pane, text, live.pack.input.paste)
@@ -1346,11 +1361,7 @@ impl Orchestrator {
         tokio::time::sleep(Duration::from_millis(live.pack.input.submit_delay_ms)).await;
         // Remember what the screen looks like before Enter, so that a slow agent's unchanged
         // screen (still showing the last turn's reply) is not read as this turn's completion.
-        let before = mux.capture(&live.pane, Capture::SCREEN).await.ok();
-        *lock(&live.submitted_history) = before
-            .as_deref()
-            .map(|screen| live.pack.history_text(screen));
-        *lock(&live.submitted_screen) = before;
+        *lock(&live.submitted_screen) = mux.capture(&live.pane, Capture::SCREEN).await.ok();
         let enters = vec!["Enter".to_string(); live.pack.input.enter_count.max(1) as usize];
         mux.send_keys(&live.pane, &enters).await?;
         Ok(())
