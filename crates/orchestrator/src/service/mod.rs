@@ -340,9 +340,9 @@ struct Live {
     /// The screen as it was just before the last Enter: while the pane still shows exactly
     /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
     submitted_screen: Arc<Mutex<Option<String>>>,
-    /// The history (above the composer) when the last input was submitted, kept until the
-    /// agent is seen working or its history changes: until then a `completed` reading is the
-    /// previous turn's reply still on screen (a CLI may clear its composer well before it
+    /// The history (above the composer) before the last input was typed, kept until the agent
+    /// is seen working, asking or failing: while the history is still this, a `completed`
+    /// reading is the previous turn's reply (a CLI may clear its composer well before it
     /// echoes the input or shows a spinner).
     submitted_history: Arc<Mutex<Option<String>>>,
     /// Counts the agent's reactions to a submission (its screen changed after Enter).
@@ -1108,8 +1108,9 @@ impl Orchestrator {
                         TerminalStatus::Completed if live.pack.history_text(&screen) == before => {
                             reading = TerminalStatus::Idle;
                         }
-                        TerminalStatus::Completed
-                        | TerminalStatus::Processing
+                        // Not a completed reading with a changed history: the screen typed
+                        // into, before Enter, can differ in chrome alone.
+                        TerminalStatus::Processing
                         | TerminalStatus::WaitingUserAnswer
                         | TerminalStatus::Error => *baseline = None,
                         _ => {}
