@@ -33,16 +33,20 @@ struct Approval {
     answer: &'static str,
     /// Extra pane environment.
     env: Value,
+    /// The file in the work directory that exists once the approved action ran.
+    creates: Option<&'static str>,
 }
 
 fn approval(cli: &AgentCli, receiver: &str) -> Approval {
-    let shell = json!({ "command": "echo approved-by-cao", "description": "print a word" });
+    // A command with an effect: CLIs run read-only ones such as `echo` without asking.
+    let shell = json!({ "command": "touch approved-by-cao.txt", "description": "create a file" });
     let base = Approval {
         tool: "",
         args: json!({}),
         reply: None,
         answer: "1",
         env: json!({}),
+        creates: Some("approved-by-cao.txt"),
     };
     match cli.name {
         "claude" => Approval {
@@ -53,6 +57,7 @@ fn approval(cli: &AgentCli, receiver: &str) -> Approval {
         "codex" => Approval {
             tool: "send_message",
             args: json!({ "receiver_id": receiver, "message": "approved message ✓" }),
+            creates: None,
             ..base
         },
         "gemini" | "qwen" => Approval {
@@ -69,6 +74,7 @@ fn approval(cli: &AgentCli, receiver: &str) -> Approval {
         _ => Approval {
             reply: Some("Here is the file.\n\napproved.txt\n```\napproved by cao\n```\n"),
             answer: "y",
+            creates: Some("approved.txt"),
             ..base
         },
     }
@@ -492,6 +498,13 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
         if !asked {
             return Err("the model never got the answer's outcome".into());
         }
+        if let Some(file) = ask.creates {
+            if !world.work.join(file).exists() {
+                return Err(format!(
+                    "the approved action did not run: no {file} in the work directory"
+                ));
+            }
+        }
         Ok(())
     }
     .await;
@@ -542,6 +555,13 @@ async fn leaves_no_process(world: &World, path: &str, target: &str) -> Outcome {
 /// An error with the pane's screen, for the report.
 fn diagnose(world: &World, target: &str, error: String) -> String {
     let screen = world.screen(target);
+    let _ = std::fs::write(
+        world
+            .root
+            .path()
+            .join(format!("failed-{}.txt", target.replace(':', "_"))),
+        &screen,
+    );
     let tail: Vec<&str> = screen
         .lines()
         .filter(|line| !line.trim().is_empty())

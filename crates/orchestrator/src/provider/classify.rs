@@ -47,10 +47,18 @@ impl ProviderPack {
 }
 
 impl ProviderPack {
-    /// The history above the composer, as one text (the whole screen without an anchor).
+    /// The history above the composer, as one text (the whole screen without an anchor),
+    /// without the chrome lines the extraction's `stop` names (hints drawn far to the right
+    /// that come and go as the user types).
     pub fn history_text(&self, screen: &str) -> String {
         let lines = screen_lines(screen);
-        history(&lines, self.composer.as_ref()).join("\n")
+        let chrome = self.extract.stop.as_ref();
+        history(&lines, self.composer.as_ref())
+            .iter()
+            .filter(|line| !chrome.is_some_and(|stop| stop.is_match(line)))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
