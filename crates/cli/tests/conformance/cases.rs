@@ -13,6 +13,19 @@ use crate::world::{alive, process_tree, Outcome, ScreenWatch, World};
 /// The scripted multi-line, Unicode reply `output?mode=last` must return exactly.
 pub const REPLY_MULTI: &str =
     "Conformance reply, first line.\nZweite Zeile: ünïcödé ✓ and 日本語\nThird line ends here.";
+/// aider renders replies as Markdown, where lines need a blank line between them to stay
+/// apart: its multi-line reply is three paragraphs.
+pub const REPLY_PARAGRAPHS: &str =
+    "Conformance reply, first line.\n\nZweite Zeile: ünïcödé ✓ and 日本語\n\nThird line ends here.";
+
+fn multi_line_reply(cli: &AgentCli) -> &'static str {
+    if cli.name == "aider" {
+        REPLY_PARAGRAPHS
+    } else {
+        REPLY_MULTI
+    }
+}
+
 /// The slowly streamed reply.
 pub const REPLY_SLOW: &str =
     "This reply streams in small pieces, slowly, so the agent stays busy until the end.";
@@ -120,7 +133,7 @@ reply = "Handoff finished."
 tool = "handoff"
 args = {{ agent_profile = "conformance_worker", message = "HANDOFF-TASK from {name}" }}
 "#,
-        multi = toml_string(REPLY_MULTI),
+        multi = toml_string(multi_line_reply(cli)),
         slow = toml_string(REPLY_SLOW),
         failure = toml_string(FAILURE_TEXT),
         sent = toml_string(SENT_TEXT),
@@ -275,9 +288,10 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
         let (_, delay) = turn(&world, &id, &target, "REPLY-MULTI: answer with three lines").await?;
         report.completion_delays.push(delay);
         let output = world.last_output(&id).await?;
-        if output != REPLY_MULTI {
+        let expected = multi_line_reply(cli);
+        if output != expected {
             return Err(format!(
-                "output?mode=last is {output:?}, expected {REPLY_MULTI:?}"
+                "output?mode=last is {output:?}, expected {expected:?}"
             ));
         }
         Ok(())

@@ -365,9 +365,12 @@ fn claude_launch_matches_the_reference_command() {
     let (_, mcp) = &launch.files[1];
     let json: serde_json::Value = serde_json::from_str(mcp).unwrap();
     let server = &json["mcpServers"]["cao-mcp-server"];
-    assert_eq!(server["command"], "/usr/bin/cao");
-    assert_eq!(server["args"], serde_json::json!(["mcp-server"]));
-    assert_eq!(server["env"]["CAO_TERMINAL_ID"], "0a1b2c3d");
+    assert_eq!(server["type"], "http");
+    assert_eq!(server["url"], serde_json::json!(context().cao_mcp_url));
+    assert_eq!(
+        server["headers"]["Authorization"],
+        format!("Bearer {}", context().cao_api_token)
+    );
     assert!(launch
         .env
         .contains(&("CAO_TERMINAL_ID".to_string(), "0a1b2c3d".to_string())));
