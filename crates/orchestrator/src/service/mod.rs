@@ -326,6 +326,15 @@ impl OrchestratorConfig {
 const SUBMIT_REACTION_WAIT: Duration = Duration::from_secs(2);
 const SUBMIT_TRIES: u32 = 3;
 
+/// The history before an input was typed, and whether Enter has been pressed since: only
+/// after Enter does a busy reading mean the agent took the input (a half-pasted screen can
+/// read as busy on CLIs whose unmatched screens default to processing).
+#[derive(Debug, Clone)]
+struct Baseline {
+    history: String,
+    entered: bool,
+}
+
 /// Per-terminal runtime state.
 #[derive(Clone)]
 struct Live {
@@ -344,7 +353,7 @@ struct Live {
     /// is seen working, asking or failing: while the history is still this, a `completed`
     /// reading is the previous turn's reply (a CLI may clear its composer well before it
     /// echoes the input or shows a spinner).
-    submitted_history: Arc<Mutex<Option<String>>>,
+    submitted_history: Arc<Mutex<Option<Baseline>>>,
     /// Counts the agent's reactions to a submission (its screen changed after Enter).
     reactions: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -1103,16 +1112,22 @@ impl Orchestrator {
             }
             {
                 let mut baseline = lock(&live.submitted_history);
-                if let Some(before) = baseline.as_deref() {
+                if let Some(before) = baseline.as_ref() {
                     match reading {
-                        TerminalStatus::Completed if live.pack.history_text(&screen) == before => {
+                        TerminalStatus::Completed
+                            if live.pack.history_text(&screen) == before.history =>
+                        {
                             reading = TerminalStatus::Idle;
                         }
                         // Not a completed reading with a changed history: the screen typed
                         // into, before Enter, can differ in chrome alone.
                         TerminalStatus::Processing
                         | TerminalStatus::WaitingUserAnswer
-                        | TerminalStatus::Error => *baseline = None,
+                        | TerminalStatus::Error
+                            if before.entered =>
+                        {
+                            *baseline = None
+                        }
                         _ => {}
                     }
                 }
@@ -1342,9 +1357,10 @@ impl Orchestrator {
             .capture(&live.pane, Capture::SCREEN)
             .await
             .ok();
-        *lock(&live.submitted_history) = before
-            .as_deref()
-            .map(|screen| live.pack.history_text(screen));
+        *lock(&live.submitted_history) = before.as_deref().map(|screen| Baseline {
+            history: live.pack.history_text(screen),
+            entered: false,
+        });
     }
 
     async fn type_and_submit(&self, live: &Live, text: &str) -> Result<(), OrchestratorError> {
@@ -1363,6 +1379,9 @@ impl Orchestrator {
         // Remember what the screen looks like before Enter, so that a slow agent's unchanged
         // screen (still showing the last turn's reply) is not read as this turn's completion.
         *lock(&live.submitted_screen) = mux.capture(&live.pane, Capture::SCREEN).await.ok();
+        if let Some(baseline) = lock(&live.submitted_history).as_mut() {
+            baseline.entered = true;
+        }
         let enters = vec!["Enter".to_string(); live.pack.input.enter_count.max(1) as usize];
         mux.send_keys(&live.pane, &enters).await?;
         Ok(())
