@@ -326,9 +326,7 @@ impl OrchestratorConfig {
 const SUBMIT_REACTION_WAIT: Duration = Duration::from_secs(2);
 const SUBMIT_TRIES: u32 = 3;
 
-/// The history before an input was typed, and whether Enter has been pressed since: only
-/// after Enter does a busy reading mean the agent took the input (a half-pasted screen can
-/// read as busy on CLIs whose unmatched screens default to processing).
+/// The history before an input was typed, and whether Enter has been pressed since.
 #[derive(Debug, Clone)]
 struct Baseline {
     history: String,
@@ -349,10 +347,10 @@ struct Live {
     /// The screen as it was just before the last Enter: while the pane still shows exactly
     /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
     submitted_screen: Arc<Mutex<Option<String>>>,
-    /// The history (above the composer) before the last input was typed, kept until the agent
-    /// is seen working, asking or failing: while the history is still this, a `completed`
-    /// reading is the previous turn's reply (a CLI may clear its composer well before it
-    /// echoes the input or shows a spinner).
+    /// The history (above the composer) before the last input was typed: after Enter, while
+    /// the history is still this, a ready reading shows the previous turn's reply and the
+    /// input is not answered yet (a CLI may clear its composer well before it echoes the
+    /// input, flash a spinner, or queue the input while it initializes).
     submitted_history: Arc<Mutex<Option<Baseline>>>,
     /// Counts the agent's reactions to a submission (its screen changed after Enter).
     reactions: Arc<tokio::sync::watch::Sender<u64>>,
@@ -1111,24 +1109,15 @@ impl Orchestrator {
                 }
             }
             {
-                let mut baseline = lock(&live.submitted_history);
+                let baseline = lock(&live.submitted_history);
                 if let Some(before) = baseline.as_ref() {
-                    match reading {
-                        TerminalStatus::Completed
-                            if live.pack.history_text(&screen) == before.history =>
-                        {
-                            reading = TerminalStatus::Idle;
-                        }
-                        // Not a completed reading with a changed history: the screen typed
-                        // into, before Enter, can differ in chrome alone.
-                        TerminalStatus::Processing
-                        | TerminalStatus::WaitingUserAnswer
-                        | TerminalStatus::Error
-                            if before.entered =>
-                        {
-                            *baseline = None
-                        }
-                        _ => {}
+                    // After Enter, a ready screen whose history is what it was before the
+                    // input was typed has not answered it: the input is queued or on its way
+                    // (whatever flashed on screen meanwhile).
+                    let ready = matches!(reading, TerminalStatus::Completed | TerminalStatus::Idle);
+                    if before.entered && ready && live.pack.history_text(&screen) == before.history
+                    {
+                        reading = TerminalStatus::Processing;
                     }
                 }
             }
