@@ -274,6 +274,13 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
             .wait_status(&id, from, &["idle", "error"], LAUNCH_LIMIT)
             .await
         {
+            Ok(seen) if seen.event["status"] == "idle" && cli.prompt_as_first_message => {
+                // The system prompt goes in as the first message: ready once it is answered.
+                world
+                    .wait_status(&id, from, &["completed"], LAUNCH_LIMIT)
+                    .await
+                    .map(|seen| seen.at)
+            }
             Ok(seen) if seen.event["status"] == "idle" => Ok(seen.at),
             Ok(_) => Err("the terminal went to 'error' while starting".to_string()),
             Err(error) => Err(error),
@@ -479,11 +486,17 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
     let asker = asker["id"].as_str().unwrap_or_default().to_string();
     let asker_target = world.target(&asker).await?;
     let result = async {
-        if world.status(&asker).await? != "idle" {
+        let ready = if cli.prompt_as_first_message {
+            "completed"
+        } else {
+            "idle"
+        };
+        if world.status(&asker).await? != ready {
             world
-                .wait_status(&asker, from, &["idle"], LAUNCH_LIMIT)
+                .wait_status(&asker, from, &[ready], LAUNCH_LIMIT)
                 .await?;
         }
+
         let from = world.mark();
         world
             .post(

@@ -25,6 +25,9 @@ pub struct AgentCli {
     pub binary: &'static str,
     /// Whether it can call MCP tools (all but aider).
     pub mcp: bool,
+    /// Whether its pack sends the system prompt as the first message (no CLI option for it):
+    /// the terminal is ready for work once that first turn completed.
+    pub prompt_as_first_message: bool,
 }
 
 /// The CLIs and the versions the packs were verified against (see `docs/agent-clis.md`).
@@ -35,6 +38,7 @@ pub const CLIS: [AgentCli; 6] = [
         package: Package::Npm("@anthropic-ai/claude-code@2.1.197"),
         binary: "claude",
         mcp: true,
+        prompt_as_first_message: false,
     },
     AgentCli {
         name: "codex",
@@ -42,6 +46,7 @@ pub const CLIS: [AgentCli; 6] = [
         package: Package::Npm("@openai/codex@0.169.0"),
         binary: "codex",
         mcp: true,
+        prompt_as_first_message: false,
     },
     AgentCli {
         name: "gemini",
@@ -49,6 +54,7 @@ pub const CLIS: [AgentCli; 6] = [
         package: Package::Npm("@google/gemini-cli@0.61.0"),
         binary: "gemini",
         mcp: true,
+        prompt_as_first_message: true,
     },
     AgentCli {
         name: "opencode",
@@ -56,6 +62,7 @@ pub const CLIS: [AgentCli; 6] = [
         package: Package::Npm("opencode-ai@1.18.33"),
         binary: "opencode",
         mcp: true,
+        prompt_as_first_message: false,
     },
     AgentCli {
         name: "qwen",
@@ -63,6 +70,7 @@ pub const CLIS: [AgentCli; 6] = [
         package: Package::Npm("@qwen-code/qwen-code@0.15.10"),
         binary: "qwen",
         mcp: true,
+        prompt_as_first_message: true,
     },
     AgentCli {
         name: "aider",
@@ -70,6 +78,7 @@ pub const CLIS: [AgentCli; 6] = [
         package: Package::Pip("aider-chat==0.86.2"),
         binary: "aider",
         mcp: false,
+        prompt_as_first_message: true,
     },
 ];
 

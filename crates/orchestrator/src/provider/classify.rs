@@ -47,14 +47,22 @@ impl ProviderPack {
 }
 
 impl ProviderPack {
-    /// The history above the composer, as one text (the whole screen without an anchor),
-    /// without the chrome lines the extraction's `stop` names (hints drawn far to the right
-    /// that come and go as the user types).
+    /// The last turn in the history above the composer (from the last echoed input on; the
+    /// whole history when the pack names no echo or none is on screen), as one text, without
+    /// the chrome lines the extraction's `stop` names (hints drawn far to the right that come
+    /// and go as the user types). What a new turn changes and a redraw higher up does not.
     pub fn history_text(&self, screen: &str) -> String {
         let lines = screen_lines(screen);
         let chrome = self.extract.stop.as_ref();
-        history(&lines, self.composer.as_ref())
+        let history = history(&lines, self.composer.as_ref());
+        let last_echo = self
+            .status
+            .turn
+            .as_ref()
+            .and_then(|turn| history.iter().rposition(|line| turn.echo.is_match(line)));
+        history[last_echo.unwrap_or(0)..]
             .iter()
+            .filter(|line| !line.trim().is_empty())
             .filter(|line| !chrome.is_some_and(|stop| stop.is_match(line)))
             .copied()
             .collect::<Vec<_>>()
