@@ -6,7 +6,9 @@
 //! runs every case as a child process of this same binary inside a network namespace that has
 //! only loopback (`unshare -n`), prints a report with the measurements and fails if any case
 //! failed. A CLI that cannot be installed is skipped with a loud message, or fails the run
-//! when `CAO_CONFORMANCE_REQUIRE_ALL=1` (CI). `CAO_SKIP_CONFORMANCE=1` skips everything.
+//! when `CAO_CONFORMANCE_REQUIRE_ALL=1` (CI). `CAO_SKIP_CONFORMANCE=1` skips everything;
+//! `CAO_CONFORMANCE_REPORT_ONLY=1` runs everything and prints the report but does not fail the
+//! run on a failed case (CI, until the start-up races in `docs/agent-clis.md` are fixed).
 //! Arguments that do not start with `-` select cases by name (`claude`, …, `team`).
 
 mod cases;
@@ -180,6 +182,12 @@ fn runner() -> ExitCode {
     }
     print_report(&reports, netns);
     if failed {
+        if std::env::var("CAO_CONFORMANCE_REPORT_ONLY").is_ok_and(|value| value == "1") {
+            eprintln!(
+                "\n!!! conformance: FAILED, not failing the run (CAO_CONFORMANCE_REPORT_ONLY=1): see the report above\n"
+            );
+            return ExitCode::SUCCESS;
+        }
         eprintln!("conformance: FAILED");
         return ExitCode::FAILURE;
     }
