@@ -658,12 +658,8 @@ impl Drop for World {
             .status();
         let _ = std::fs::remove_file(cao_tmux::Socket::named(&self.socket).path());
         if std::env::var_os("CAO_CONFORMANCE_KEEP").is_some() {
-            let kept = self.root.path().to_path_buf();
-            eprintln!("conformance: keeping {}", kept.display());
-            std::mem::forget(std::mem::replace(
-                &mut self.root,
-                tempfile::tempdir().unwrap(),
-            ));
+            eprintln!("conformance: keeping {}", self.root.path().display());
+            self.root.disable_cleanup(true);
         }
     }
 }
