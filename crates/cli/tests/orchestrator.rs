@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use cao_mux::Multiplexer;
 use cao_orchestrator::home::CaoHome;
-use cao_orchestrator::service::{CreateTerminal, OrchestratorError, OutputMode};
+use cao_orchestrator::service::{CreateTerminal, OrchestratorError, OrchestratorEvent, OutputMode};
 use cao_orchestrator::TerminalStatus;
 
 mod common;
@@ -435,4 +435,42 @@ async fn a_deleted_terminal_is_restored_under_the_same_id() {
             .unwrap(),
         "echo: back"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_sent_during_the_first_message_waits_for_its_answer() {
+    let fixture = Fixture::with_script(
+        "[[rules]]\nmatch = \"slow first\"\ndelay_ms = 1500\nreply = \"first answered\"\n",
+    );
+    let (orchestrator, _mux) = fixture.start().await;
+    let mut events = orchestrator.subscribe();
+    let mut request = fixture.request("fenced");
+    request.initial_message = Some("slow first".into());
+    let terminal = orchestrator.create_session(request).await.unwrap();
+    // Sent at once, while the CLI starts and then works on the first message.
+    orchestrator
+        .send_input(&terminal.id, "second")
+        .await
+        .unwrap();
+    let mut answered_before = false;
+    while let Ok(event) = events.try_recv() {
+        if let OrchestratorEvent::Status {
+            terminal_id,
+            status: TerminalStatus::Completed,
+            ..
+        } = event
+        {
+            answered_before |= terminal_id == terminal.id;
+        }
+    }
+    assert!(
+        answered_before,
+        "the second input went in before the first message was answered"
+    );
+    orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(fixture.logged_inputs(), ["slow first", "second"]);
+    orchestrator.delete_session("fenced").await.unwrap();
 }

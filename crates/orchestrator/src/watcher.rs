@@ -34,6 +34,9 @@ pub struct StatusMachine {
     seen_working: bool,
     /// The pane's program exited.
     dead: bool,
+    /// The CLI has been ready for input at least once: before that it is starting up, and
+    /// a busy screen (connecting its tools, say) is not a turn.
+    started: bool,
 }
 
 impl Default for StatusMachine {
@@ -43,6 +46,7 @@ impl Default for StatusMachine {
             awaiting_reply: false,
             seen_working: false,
             dead: false,
+            started: false,
         }
     }
 }
@@ -60,12 +64,19 @@ impl StatusMachine {
             awaiting_reply: working,
             seen_working: working,
             dead: false,
+            started: status != TerminalStatus::Unknown,
         }
     }
 
     /// The current status.
     pub fn status(&self) -> TerminalStatus {
         self.status
+    }
+
+    /// Whether the CLI has been ready for input since it was launched (or was known before a
+    /// restart): input sent earlier would reach a program still starting up.
+    pub fn started(&self) -> bool {
+        self.started
     }
 
     /// Input was just submitted: ready statuses are released and the terminal counts as
@@ -119,6 +130,7 @@ impl StatusMachine {
             TerminalStatus::Unknown if self.status.is_ready() => self.status,
             other => other,
         };
+        self.started |= next.is_ready();
         self.status = next;
         next
     }
@@ -249,6 +261,20 @@ mod tests {
             run(&mut machine, &[Unknown, WaitingUserAnswer, Idle]),
             [Unknown, WaitingUserAnswer, Idle]
         );
+    }
+
+    #[test]
+    fn a_cli_is_started_once_it_was_first_ready() {
+        let mut machine = StatusMachine::default();
+        run(&mut machine, &[Unknown, Processing, WaitingUserAnswer]);
+        assert!(!machine.started());
+        run(&mut machine, &[Idle]);
+        assert!(machine.started());
+        machine.input_sent();
+        run(&mut machine, &[Processing]);
+        assert!(machine.started());
+        assert!(StatusMachine::resume(Processing).started());
+        assert!(!StatusMachine::resume(Unknown).started());
     }
 
     #[test]

@@ -70,9 +70,7 @@ pub const CLIS: [AgentCli; 6] = [
         package: Package::Npm("@qwen-code/qwen-code@0.15.10"),
         binary: "qwen",
         mcp: true,
-        // Qwen Code ignores the Enter of a first message typed while it starts, and takes
-        // it with the next input: waiting for its answer would wait forever.
-        prompt_as_first_message: false,
+        prompt_as_first_message: true,
     },
     AgentCli {
         name: "aider",

@@ -71,7 +71,8 @@ impl ProviderPack {
 }
 
 /// Idle, completed, or (with a `finished` marker) still answering, from the history above
-/// the composer.
+/// the composer. With a `finished` marker, a turn is over only once that marker is under the
+/// last input.
 fn turn_status(turn: &TurnRule, history: &[&str]) -> TerminalStatus {
     let mut answering = false;
     for line in history.iter().rev() {
@@ -92,6 +93,11 @@ fn turn_status(turn: &TurnRule, history: &[&str]) -> TerminalStatus {
             continue;
         }
         if turn.echo.is_match(line) {
+            if turn.finished.is_some() {
+                // The last input, and no end-of-turn line under it: still under way (a CLI
+                // may take the input well before it shows a busy marker).
+                return TerminalStatus::Processing;
+            }
             break;
         }
     }

@@ -188,9 +188,9 @@ pub struct TurnRule {
     pub echo: Pattern,
     /// A line that only a finished (or answering) reply shows.
     pub reply: Pattern,
-    /// For CLIs that stream a reply with no busy marker on screen: the line that ends a turn.
-    /// With it, reply lines under the last input without this line below them read as
-    /// processing.
+    /// For CLIs that stream a reply with no busy marker on screen: the line that ends a turn
+    /// (a reply's or an error's). With it, the last input without this line below it reads
+    /// as processing.
     #[serde(default)]
     pub finished: Option<Pattern>,
 }

@@ -341,7 +341,7 @@ impl Orchestrator {
             return Err(format!("could not record the attempt: {error}"));
         }
         self.message_event(receiver, message.id, InboxStatus::Delivering);
-        self.remember_history(live).await;
+        self.remember_history(live, &text).await;
         let pasted = mux
             .paste_staged(&live.pane, &buffer, live.pack.input.paste)
             .await;

@@ -330,7 +330,37 @@ const SUBMIT_TRIES: u32 = 3;
 #[derive(Debug, Clone)]
 struct Baseline {
     history: String,
+    /// The first line of the input, as a CLI that queues an input shows it under the last
+    /// turn until it takes it.
+    first_line: String,
     entered: bool,
+}
+
+impl Baseline {
+    /// After Enter, whether a ready screen with this history has not taken the input yet:
+    /// the history is what it was before the input was typed, or it only grew by lines that
+    /// show the input itself outside an echo (queued behind a turn the CLI is finishing).
+    fn not_taken(&self, history: &str) -> bool {
+        if !self.entered {
+            return false;
+        }
+        if history == self.history {
+            return true;
+        }
+        let Some(added) = history
+            .strip_prefix(self.history.as_str())
+            .and_then(|rest| rest.strip_prefix('\n'))
+        else {
+            return false;
+        };
+        // A long first line wraps: its first screen row is a prefix of it.
+        let shows_input = |line: &str| {
+            let line = line.trim();
+            line == self.first_line
+                || (line.chars().count() >= 20 && self.first_line.starts_with(line))
+        };
+        !self.first_line.is_empty() && added.lines().any(shows_input)
+    }
 }
 
 /// Per-terminal runtime state.
@@ -934,11 +964,13 @@ impl Orchestrator {
             first_input.push(message.clone());
         }
         if !first_input.is_empty() {
+            // Taken here, before anyone else can queue input behind it.
+            let fence = self.live(&terminal_id)?.input.clone().lock_owned().await;
             let orchestrator = self.clone();
             let id = terminal_id.clone();
             let text = first_input.join("\n\n");
             tokio::spawn(async move {
-                if let Err(error) = orchestrator.send_input(&id, &text).await {
+                if let Err(error) = orchestrator.deliver_first_message(&id, &text, fence).await {
                     tracing::warn!(terminal = %id, %error, "initial message not delivered");
                 }
             });
@@ -1111,12 +1143,11 @@ impl Orchestrator {
             {
                 let baseline = lock(&live.submitted_history);
                 if let Some(before) = baseline.as_ref() {
-                    // After Enter, a ready screen whose history is what it was before the
-                    // input was typed has not answered it: the input is queued or on its way
-                    // (whatever flashed on screen meanwhile).
+                    // After Enter, a ready screen that has not taken the input has not
+                    // answered it: the input is queued or on its way (whatever flashed on
+                    // screen meanwhile).
                     let ready = matches!(reading, TerminalStatus::Completed | TerminalStatus::Idle);
-                    if before.entered && ready && live.pack.history_text(&screen) == before.history
-                    {
+                    if ready && before.not_taken(&live.pack.history_text(&screen)) {
                         reading = TerminalStatus::Processing;
                     }
                 }
@@ -1277,8 +1308,27 @@ impl Orchestrator {
         }
         let live = self.live(id)?;
         let _turn = live.input.lock().await;
+        self.submit_locked(id, &live, message).await
+    }
+
+    /// [`Orchestrator::submit_checked`] with the terminal's input lock already held.
+    async fn submit_locked(
+        &self,
+        id: &str,
+        live: &Live,
+        message: &str,
+    ) -> Result<bool, OrchestratorError> {
         let status = *live.watch.status.borrow();
+        let started = lock(&live.machine).started();
         match status {
+            // A CLI still starting (busy connecting its tools, or on a start-up dialog the
+            // pack answers) would queue, drop or swallow the input: wait for it to be ready.
+            TerminalStatus::Unknown | TerminalStatus::Processing | TerminalStatus::WaitingUserAnswer
+                if !started =>
+            {
+                self.wait_for_status(id, TerminalStatus::is_ready, live.init_timeout)
+                    .await?;
+            }
             TerminalStatus::WaitingUserAnswer => {
                 return Err(OrchestratorError::Conflict(format!(
                     "terminal {id} is waiting for an answer to a prompt: answer it first (cao terminal key {id} …)"
@@ -1300,8 +1350,8 @@ impl Orchestrator {
         }
         let mut reactions = live.reactions.subscribe();
         reactions.borrow_and_update();
-        self.type_and_submit(&live, message).await?;
-        self.turn_started(id, &live, message.len());
+        self.type_and_submit(live, message).await?;
+        self.turn_started(id, live, message.len());
         for attempt in 1..=SUBMIT_TRIES {
             match tokio::time::timeout(SUBMIT_REACTION_WAIT, reactions.changed()).await {
                 Ok(Ok(())) => return Ok(true),
@@ -1325,6 +1375,35 @@ impl Orchestrator {
         Ok(false)
     }
 
+    /// The first message (a system prompt the CLI cannot take at launch, and the caller's
+    /// initial message): submitted once the CLI is ready, with the input lock held until its
+    /// turn ends, so a task sent meanwhile (a handoff's, an inbox delivery) is typed after the
+    /// answer instead of into a busy CLI, where it would be queued, merged or dropped.
+    async fn deliver_first_message(
+        &self,
+        id: &str,
+        text: &str,
+        fence: tokio::sync::OwnedMutexGuard<()>,
+    ) -> Result<(), OrchestratorError> {
+        let live = self.live(id)?;
+        if !self.submit_locked(id, &live, text).await? {
+            tracing::warn!(terminal = %id, "the agent's screen did not change after the first message was submitted");
+        }
+        let turn_over = |status: TerminalStatus| {
+            matches!(
+                status,
+                TerminalStatus::Completed
+                    | TerminalStatus::WaitingUserAnswer
+                    | TerminalStatus::Error
+            )
+        };
+        if let Err(error) = self.wait_for_status(id, turn_over, live.init_timeout).await {
+            tracing::warn!(terminal = %id, %error, "the first message's turn did not end in time; later input goes in now");
+        }
+        drop(fence);
+        Ok(())
+    }
+
     /// Bookkeeping once a submission went out: the terminal is working on a new turn.
     fn turn_started(&self, id: &str, live: &Live, bytes: usize) {
         let status = lock(&live.machine).input_sent();
@@ -1339,21 +1418,28 @@ impl Orchestrator {
 
     /// Remembers the history before anything is typed (typing changes chrome around the
     /// composer, such as hints that appear and vanish, not the history a new turn adds to).
-    async fn remember_history(&self, live: &Live) {
+    async fn remember_history(&self, live: &Live, input: &str) {
         let before = self
             .inner
             .mux
             .capture(&live.pane, Capture::SCREEN)
             .await
             .ok();
+        let first_line = input
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+            .unwrap_or_default()
+            .to_string();
         *lock(&live.submitted_history) = before.as_deref().map(|screen| Baseline {
             history: live.pack.history_text(screen),
+            first_line,
             entered: false,
         });
     }
 
     async fn type_and_submit(&self, live: &Live, text: &str) -> Result<(), OrchestratorError> {
-        self.remember_history(live).await;
+        self.remember_history(live, text).await;
         self.inner
             .mux
             .paste(&live.pane, text, live.pack.input.paste)
@@ -1653,6 +1739,29 @@ fn window_stem(profile: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_input_is_taken_once_the_history_shows_more_than_the_input_queued() {
+        let before = Baseline {
+            history: "> send it\n✦ Message sent.".into(),
+            first_line: "CALL-HANDOFF: delegate this to a worker".into(),
+            entered: true,
+        };
+        assert!(before.not_taken("> send it\n✦ Message sent."));
+        // Queued under the last turn, whole or as the first row of a wrapped line.
+        assert!(before
+            .not_taken("> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this to a worker"));
+        assert!(before.not_taken("> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this"));
+        // Taken: echoed as a new turn, or the old turn got more than the input.
+        assert!(!before.not_taken("> CALL-HANDOFF: delegate this to a worker"));
+        assert!(!before.not_taken("> send it\n✦ Message sent.\n✦ And more."));
+        assert!(!before.not_taken("> send it\n✦ Message sent.\n  CALL"));
+        assert!(!Baseline {
+            entered: false,
+            ..before
+        }
+        .not_taken("> send it\n✦ Message sent."));
+    }
 
     #[test]
     fn key_names_are_checked() {
