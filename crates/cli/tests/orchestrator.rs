@@ -474,3 +474,26 @@ async fn input_sent_during_the_first_message_waits_for_its_answer() {
     assert_eq!(fixture.logged_inputs(), ["slow first", "second"]);
     orchestrator.delete_session("fenced").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_input_twice_completes_twice() {
+    let fixture = Fixture::new();
+    let (orchestrator, _mux) = fixture.start().await;
+    let terminal = orchestrator
+        .create_session(fixture.request("twice"))
+        .await
+        .unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        orchestrator.send_input(&terminal.id, "same").await.unwrap();
+        orchestrator
+            .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+            .await
+            .unwrap();
+    }
+    assert_eq!(fixture.logged_inputs(), ["same", "same"]);
+    orchestrator.delete_session("twice").await.unwrap();
+}

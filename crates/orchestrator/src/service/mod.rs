@@ -334,33 +334,46 @@ struct Baseline {
     /// turn until it takes it.
     first_line: String,
     entered: bool,
+    /// The CLI showed work since Enter: an unchanged history is then a turn that repeated
+    /// the last one (same input, same reply), not an input still on its way.
+    worked: bool,
 }
 
 impl Baseline {
     /// After Enter, whether a ready screen with this history has not taken the input yet:
-    /// the history is what it was before the input was typed, or it only grew by lines that
-    /// show the input itself outside an echo (queued behind a turn the CLI is finishing).
+    /// the history is what it was before the input was typed, or no new turn began and
+    /// the input shows under the last one (queued behind a turn the CLI is finishing, or
+    /// drawn before the CLI opened the turn: opencode prints the input block first).
     fn not_taken(&self, history: &str) -> bool {
         if !self.entered {
             return false;
         }
         if history == self.history {
-            return true;
+            return !self.worked;
         }
-        let Some(added) = history
-            .strip_prefix(self.history.as_str())
-            .and_then(|rest| rest.strip_prefix('\n'))
-        else {
+        if self.first_line.is_empty() {
             return false;
-        };
+        }
+        let opening = |text: &str| text.lines().next().unwrap_or_default().to_string();
+        if opening(history) != opening(&self.history) {
+            return false;
+        }
+        let input = without_border(&self.first_line);
         // A long first line wraps: its first screen row is a prefix of it.
-        let shows_input = |line: &str| {
-            let line = line.trim();
-            line == self.first_line
-                || (line.chars().count() >= 20 && self.first_line.starts_with(line))
+        let shows_input = |line: &&str| {
+            let line = without_border(line);
+            line == input || (line.chars().count() >= 20 && input.starts_with(line))
         };
-        !self.first_line.is_empty() && added.lines().any(shows_input)
+        let shown = |text: &str| text.lines().skip(1).filter(shows_input).count();
+        shown(history) > shown(&self.history)
     }
+}
+
+/// A screen line without the borders and prompt marks CLIs draw around an input.
+fn without_border(line: &str) -> &str {
+    line.trim()
+        .trim_start_matches(|c: char| c.is_whitespace() || "┃│>›❯*".contains(c))
+        .trim_end_matches(|c: char| c.is_whitespace() || "┃│".contains(c))
 }
 
 /// Per-terminal runtime state.
@@ -382,7 +395,8 @@ struct Live {
     /// input is not answered yet (a CLI may clear its composer well before it echoes the
     /// input, flash a spinner, or queue the input while it initializes).
     submitted_history: Arc<Mutex<Option<Baseline>>>,
-    /// Counts the agent's reactions to a submission (its screen changed after Enter).
+    /// Counts the agent's reactions to a submission (after Enter, its screen changed to show
+    /// work or a new turn).
     reactions: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
@@ -1127,30 +1141,43 @@ impl Orchestrator {
             };
             retry_delay = Duration::from_millis(100);
             let mut reading = live.pack.classify(&screen);
+            // After Enter, a ready screen that has not taken the input has not answered it:
+            // the input is queued, on its way, or still in the composer (whatever flashed on
+            // screen meanwhile).
+            let held = {
+                let mut baseline = lock(&live.submitted_history);
+                match baseline.as_mut() {
+                    Some(before) if before.entered => match reading {
+                        TerminalStatus::Completed | TerminalStatus::Idle => {
+                            before.not_taken(&live.pack.history_text(&screen))
+                        }
+                        TerminalStatus::Processing | TerminalStatus::WaitingUserAnswer => {
+                            before.worked = true;
+                            false
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                }
+            };
             {
                 let mut submitted = lock(&live.submitted_screen);
                 if let Some(before) = submitted.as_deref() {
-                    if before != screen {
-                        // The agent reacted to the last Enter.
+                    if before == screen {
+                        if reading == TerminalStatus::Completed {
+                            // Unchanged since Enter: the reply is the previous turn's.
+                            reading = TerminalStatus::Idle;
+                        }
+                    } else if !held {
+                        // The agent reacted to the last Enter: it shows work or a new turn
+                        // (a redraw that leaves the input untaken is no reaction).
                         *submitted = None;
                         live.reactions.send_modify(|count| *count += 1);
-                    } else if reading == TerminalStatus::Completed {
-                        // Unchanged since Enter: the reply on screen is the previous turn's.
-                        reading = TerminalStatus::Idle;
                     }
                 }
             }
-            {
-                let baseline = lock(&live.submitted_history);
-                if let Some(before) = baseline.as_ref() {
-                    // After Enter, a ready screen that has not taken the input has not
-                    // answered it: the input is queued or on its way (whatever flashed on
-                    // screen meanwhile).
-                    let ready = matches!(reading, TerminalStatus::Completed | TerminalStatus::Idle);
-                    if ready && before.not_taken(&live.pack.history_text(&screen)) {
-                        reading = TerminalStatus::Processing;
-                    }
-                }
+            if held {
+                reading = TerminalStatus::Processing;
             }
             let died = live.watch.died.load(Ordering::SeqCst) || reading == TerminalStatus::Error;
             if died {
@@ -1435,6 +1462,7 @@ impl Orchestrator {
             history: live.pack.history_text(screen),
             first_line,
             entered: false,
+            worked: false,
         });
     }
 
@@ -1746,8 +1774,17 @@ mod tests {
             history: "> send it\n✦ Message sent.".into(),
             first_line: "CALL-HANDOFF: delegate this to a worker".into(),
             entered: true,
+            worked: false,
         };
         assert!(before.not_taken("> send it\n✦ Message sent."));
+        // Drawn in a bordered block before the CLI opens the turn.
+        assert!(before.not_taken(
+            "> send it\n✦ Message sent.\n┃  CALL-HANDOFF: delegate this to a worker  ┃\n┃"
+        ));
+        // A new turn began: whatever it shows, the input was taken.
+        assert!(!before.not_taken(
+            "> CALL-HANDOFF: delegate this to a worker\nCALL-HANDOFF: delegate this to a worker"
+        ));
         // Queued under the last turn, whole or as the first row of a wrapped line.
         assert!(before
             .not_taken("> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this to a worker"));
@@ -1758,6 +1795,12 @@ mod tests {
         assert!(!before.not_taken("> send it\n✦ Message sent.\n  CALL"));
         assert!(!Baseline {
             entered: false,
+            ..before.clone()
+        }
+        .not_taken("> send it\n✦ Message sent."));
+        // Seen working, then the same history: the same input got the same reply.
+        assert!(!Baseline {
+            worked: true,
             ..before
         }
         .not_taken("> send it\n✦ Message sent."));
