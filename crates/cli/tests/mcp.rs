@@ -42,6 +42,11 @@ struct Cao {
 
 impl Cao {
     async fn start() -> Cao {
+        Cao::start_with_packs(&[]).await
+    }
+
+    /// A server whose home has these provider packs (file name, TOML) besides the built-in ones.
+    async fn start_with_packs(packs: &[(&str, &str)]) -> Cao {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let socket = format!(
@@ -56,6 +61,10 @@ impl Cao {
             vec!["cao_terminal_id".to_string()],
         ));
         let cao_home = CaoHome::at(home.path());
+        std::fs::create_dir_all(cao_home.providers_dir()).unwrap();
+        for (name, text) in packs {
+            std::fs::write(cao_home.providers_dir().join(name), text).unwrap();
+        }
         let server_config =
             ServerConfig::local(AuthMode::from_home(&cao_home).expect("token")).with_port(0);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -543,6 +552,56 @@ async fn a_missing_or_wrong_token_is_refused() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_waits_until_the_agent_listed_cao_tools_when_its_pack_says_so() {
+    let pack = include_str!("../../orchestrator/src/provider/packs/mock.toml")
+        .replace("name = \"mock\"", "name = \"mock_tools\"")
+        .replace("aliases = [\"mock_cli\"]", "aliases = []")
+        .replace("[input]\n", "[input]\nafter_cao_tools = true\n")
+        // The agent itself cannot reach cao's tools: only the test's client lists them.
+        .replace(
+            "url = \"{cao_mcp_url}\"",
+            "url = \"http://127.0.0.1:9/mcp\"",
+        );
+    assert!(pack.contains("after_cao_tools = true") && pack.contains("127.0.0.1:9"));
+    let cao = Cao::start_with_packs(&[("mock_tools.toml", &pack)]).await;
+    let terminal = cao
+        .orchestrator
+        .create_session(CreateTerminal {
+            agent_profile: "developer".into(),
+            provider: Some("mock_tools".into()),
+            session_name: Some("tools".into()),
+            ..CreateTerminal::default()
+        })
+        .await
+        .unwrap();
+    cao.wait(&terminal.id, TerminalStatus::is_ready).await;
+    let sending = tokio::spawn({
+        let orchestrator = cao.orchestrator.clone();
+        let id = terminal.id.clone();
+        async move { orchestrator.send_input(&id, "needs tools").await }
+    });
+    // Ready, but nothing listed cao's tools for this terminal yet: the input waits.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        !sending.is_finished(),
+        "the input went in before the tools were listed"
+    );
+    // The agent's own endpoint serves tools/list for this terminal: the input goes in.
+    let agent = cao
+        .client(&format!("/mcp/agents/{}", terminal.id), Some(cao.token()))
+        .await
+        .unwrap();
+    assert!(tool_names(&agent).await.contains(&"handoff".to_string()));
+    tokio::time::timeout(DEADLINE, sending)
+        .await
+        .expect("the input went in once the tools were listed")
+        .unwrap()
+        .unwrap();
+    cao.wait(&terminal.id, |status| status == TerminalStatus::Completed)
+        .await;
 }
 
 fn proxy_command(subcommand: &str, cao: Option<&Cao>, port: u16) -> tokio::process::Command {

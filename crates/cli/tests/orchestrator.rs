@@ -497,3 +497,41 @@ async fn the_same_input_twice_completes_twice() {
     assert_eq!(fixture.logged_inputs(), ["same", "same"]);
     orchestrator.delete_session("twice").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pack_that_needs_cao_tools_gets_input_once_the_cli_listed_them() {
+    let fixture = Fixture::new();
+    let pack = include_str!("../../orchestrator/src/provider/packs/mock.toml")
+        .replace("name = \"mock\"", "name = \"mock_tools\"")
+        .replace("aliases = [\"mock_cli\"]", "aliases = []")
+        .replace("[input]\n", "[input]\nafter_cao_tools = true\n");
+    assert!(pack.contains("after_cao_tools = true"));
+    let providers = CaoHome::at(fixture.home.path()).providers_dir();
+    std::fs::create_dir_all(&providers).unwrap();
+    std::fs::write(providers.join("mock_tools.toml"), pack).unwrap();
+    let (orchestrator, _mux) = fixture.start().await;
+    let mut request = fixture.request("tools");
+    request.provider = Some("mock_tools".into());
+    let terminal = orchestrator.create_session(request).await.unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    let sending = tokio::spawn({
+        let orchestrator = orchestrator.clone();
+        let id = terminal.id.clone();
+        async move { orchestrator.send_input(&id, "needs tools").await }
+    });
+    // Ready, but this agent never listed cao's tools (no MCP server here): the input waits.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(fixture.logged_inputs().is_empty());
+    assert!(!sending.is_finished());
+    orchestrator.agent_listed_tools(&terminal.id);
+    sending.await.unwrap().unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, |s| s == TerminalStatus::Completed, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(fixture.logged_inputs(), ["needs tools"]);
+    orchestrator.delete_session("tools").await.unwrap();
+}

@@ -11,7 +11,7 @@
 //! client disconnects (which cancels it) or the server shuts down.
 
 use axum::extract::{Path, Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use cao_mcp::{AgentServer, CallerTerminal, OpsServer};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -69,17 +69,38 @@ pub(crate) async fn ops(State(state): State<AppState>, request: Request) -> Resp
         .map(axum::body::Body::new)
 }
 
-/// `POST /mcp/agents/{terminal_id}`: the path names the caller for every tool.
+/// `POST /mcp/agents/{terminal_id}`: the path names the caller for every tool. A served
+/// `tools/list` tells the orchestrator that the agent's model can see cao's tools now.
 pub(crate) async fn agent(
     State(state): State<AppState>,
     Path(terminal_id): Path<String>,
-    mut request: Request,
+    request: Request,
 ) -> Response {
-    request.extensions_mut().insert(CallerTerminal(terminal_id));
-    state
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, state.body_limit()).await {
+        Ok(body) => body,
+        // Over the limit, or cut off by a client that went away (it reads no answer then).
+        Err(_) => {
+            return crate::error::ApiError::PayloadTooLarge {
+                limit: state.body_limit(),
+            }
+            .into_response()
+        }
+    };
+    let lists_tools = serde_json::from_slice::<serde_json::Value>(&body)
+        .is_ok_and(|message| message["method"] == "tools/list");
+    let mut request = Request::from_parts(parts, axum::body::Body::from(body));
+    request
+        .extensions_mut()
+        .insert(CallerTerminal(terminal_id.clone()));
+    let response = state
         .mcp()
         .agents
         .handle(request)
         .await
-        .map(axum::body::Body::new)
+        .map(axum::body::Body::new);
+    if lists_tools && response.status().is_success() {
+        state.orchestrator().agent_listed_tools(&terminal_id);
+    }
+    response
 }

@@ -236,6 +236,11 @@ pub struct InputSettings {
     pub submit_delay_ms: u64,
     #[serde(default = "one_u32")]
     pub enter_count: u32,
+    /// The CLI connects to cao's MCP server in the background and answers input at once,
+    /// without those tools until they are listed: its first input waits (a few seconds at
+    /// most) until the CLI has listed cao's tools.
+    #[serde(default)]
+    pub after_cao_tools: bool,
 }
 
 impl Default for InputSettings {
@@ -244,6 +249,7 @@ impl Default for InputSettings {
             paste: true,
             submit_delay_ms: default_submit_delay(),
             enter_count: 1,
+            after_cao_tools: false,
         }
     }
 }

@@ -325,6 +325,8 @@ impl OrchestratorConfig {
 /// pressed again, and how many submissions it gets.
 const SUBMIT_REACTION_WAIT: Duration = Duration::from_secs(2);
 const SUBMIT_TRIES: u32 = 3;
+/// How long an input waits for a CLI to list cao's MCP tools (packs with `after_cao_tools`).
+const CAO_TOOLS_WAIT: Duration = Duration::from_secs(10);
 
 /// The history before an input was typed, and whether Enter has been pressed since.
 #[derive(Debug, Clone)]
@@ -395,6 +397,8 @@ struct Live {
     /// input is not answered yet (a CLI may clear its composer well before it echoes the
     /// input, flash a spinner, or queue the input while it initializes).
     submitted_history: Arc<Mutex<Option<Baseline>>>,
+    /// Set once the CLI listed cao's MCP tools (see [`Orchestrator::agent_listed_tools`]).
+    tools_listed: Arc<tokio::sync::watch::Sender<bool>>,
     /// Counts the agent's reactions to a submission (after Enter, its screen changed to show
     /// work or a new turn).
     reactions: Arc<tokio::sync::watch::Sender<u64>>,
@@ -1068,6 +1072,7 @@ impl Orchestrator {
             submitted_screen: Arc::new(Mutex::new(None)),
             submitted_history: Arc::new(Mutex::new(None)),
             reactions: Arc::new(tokio::sync::watch::Sender::new(0)),
+            tools_listed: Arc::new(tokio::sync::watch::Sender::new(false)),
         };
         lock(&self.inner.live).insert(terminal_id.to_string(), live.clone());
         lock(&self.inner.by_pane).insert(pane, terminal_id.to_string());
@@ -1375,6 +1380,9 @@ impl Orchestrator {
             }
             _ => {}
         }
+        if live.pack.input.after_cao_tools {
+            self.wait_for_cao_tools(id, live).await;
+        }
         let mut reactions = live.reactions.subscribe();
         reactions.borrow_and_update();
         self.type_and_submit(live, message).await?;
@@ -1400,6 +1408,29 @@ impl Orchestrator {
             }
         }
         Ok(false)
+    }
+
+    /// Called when the agent in terminal `id` listed the tools of its cao MCP server: from
+    /// then on its model sees them.
+    pub fn agent_listed_tools(&self, id: &str) {
+        if let Ok(live) = self.live(id) {
+            live.tools_listed.send_replace(true);
+        }
+    }
+
+    /// Waits (bounded) until the CLI listed cao's tools; a CLI whose MCP wiring is broken
+    /// gets its input after the bound, with a warning naming the cause.
+    async fn wait_for_cao_tools(&self, id: &str, live: &Live) {
+        let mut listed = live.tools_listed.subscribe();
+        let waited = tokio::time::timeout(CAO_TOOLS_WAIT, listed.wait_for(|listed| *listed)).await;
+        if waited.is_err() {
+            tracing::warn!(
+                terminal = %id,
+                "the agent has not listed cao's MCP tools after {CAO_TOOLS_WAIT:?}: sending the input anyway; check its MCP configuration"
+            );
+            // Once is enough: later inputs do not wait again.
+            live.tools_listed.send_replace(true);
+        }
     }
 
     /// The first message (a system prompt the CLI cannot take at launch, and the caller's
