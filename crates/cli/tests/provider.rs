@@ -49,6 +49,44 @@ fn classify_prints_one_word() {
     }
 }
 
+/// The done-when of the provider packs: the CLI agrees with every labelled fixture screen.
+#[test]
+fn classify_agrees_with_every_labelled_fixture() {
+    let home = tempfile::tempdir().unwrap();
+    let labels = std::fs::read_to_string(format!("{SCREENS}/labels.tsv")).unwrap();
+    let mut checked = 0;
+    let mut disagreements = Vec::new();
+    for line in labels.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let (screen, expected) = line.split_once('\t').expect("two columns");
+        let expected = expected.trim();
+        if expected == "skip" {
+            continue;
+        }
+        let directory = screen.split('/').next().unwrap();
+        let provider = directory.strip_suffix("-raw").unwrap_or(directory);
+        let path = format!("{SCREENS}/{screen}");
+        let output = cao(
+            &["provider", "classify", "--provider", provider, &path],
+            home.path(),
+            None,
+        );
+        assert!(output.status.success(), "{screen}: {}", stderr(&output));
+        let read = stdout(&output);
+        if read.trim() != expected {
+            disagreements.push(format!(
+                "{screen}: expected {expected}, read {}",
+                read.trim()
+            ));
+        }
+        checked += 1;
+    }
+    assert!(checked > 80, "labels.tsv lost rows: {checked}");
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+}
+
 #[test]
 fn classify_reads_stdin() {
     let home = tempfile::tempdir().unwrap();

@@ -91,6 +91,15 @@ impl StatusMachine {
         self.status
     }
 
+    /// A ready screen that has not taken the last input yet (it is queued, on its way, or
+    /// still in the composer): the turn goes on, and this is no sign of work.
+    pub fn observe_untaken(&mut self) -> TerminalStatus {
+        if !self.dead && self.awaiting_reply {
+            self.status = TerminalStatus::Processing;
+        }
+        self.status
+    }
+
     /// The program exited.
     pub fn pane_died(&mut self) -> TerminalStatus {
         self.dead = true;
@@ -261,6 +270,22 @@ mod tests {
             run(&mut machine, &[Unknown, WaitingUserAnswer, Idle]),
             [Unknown, WaitingUserAnswer, Idle]
         );
+    }
+
+    #[test]
+    fn an_untaken_input_is_no_sign_of_work() {
+        let mut machine = StatusMachine::default();
+        run(&mut machine, &[Idle]);
+        machine.input_sent();
+        assert_eq!(machine.observe_untaken(), Processing);
+        // The composer cleared, nothing else yet: still waiting, not completed.
+        assert_eq!(run(&mut machine, &[Idle]), [Processing]);
+        assert_eq!(
+            run(&mut machine, &[Processing, Idle]),
+            [Processing, Completed]
+        );
+        // After the turn, an untaken reading changes nothing.
+        assert_eq!(machine.observe_untaken(), Completed);
     }
 
     #[test]

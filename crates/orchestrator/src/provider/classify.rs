@@ -70,6 +70,20 @@ impl ProviderPack {
     }
 }
 
+impl ProviderPack {
+    /// How many echoed inputs the history above the composer shows (0 without an echo rule).
+    pub fn echo_count(&self, screen: &str) -> usize {
+        let Some(turn) = self.status.turn.as_ref() else {
+            return 0;
+        };
+        let lines = screen_lines(screen);
+        history(&lines, self.composer.as_ref())
+            .iter()
+            .filter(|line| turn.echo.is_match(line))
+            .count()
+    }
+}
+
 /// Idle, completed, or (with a `finished` marker) still answering, from the history above
 /// the composer. With a `finished` marker, a turn is over only once that marker is under the
 /// last input.

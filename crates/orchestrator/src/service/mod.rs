@@ -336,9 +336,9 @@ struct Baseline {
     /// turn until it takes it.
     first_line: String,
     entered: bool,
-    /// The CLI showed work since Enter: an unchanged history is then a turn that repeated
-    /// the last one (same input, same reply), not an input still on its way.
-    worked: bool,
+    /// Echoed inputs on screen before: one more means the CLI took an input (a turn that
+    /// repeats the last one, same input and same reply, leaves the last turn's text as it was).
+    echoes: usize,
 }
 
 impl Baseline {
@@ -346,12 +346,12 @@ impl Baseline {
     /// the history is what it was before the input was typed, or no new turn began and
     /// the input shows under the last one (queued behind a turn the CLI is finishing, or
     /// drawn before the CLI opened the turn: opencode prints the input block first).
-    fn not_taken(&self, history: &str) -> bool {
-        if !self.entered {
+    fn not_taken(&self, history: &str, echoes: usize) -> bool {
+        if !self.entered || echoes > self.echoes {
             return false;
         }
         if history == self.history {
-            return !self.worked;
+            return true;
         }
         if self.first_line.is_empty() {
             return false;
@@ -1149,22 +1149,15 @@ impl Orchestrator {
             // After Enter, a ready screen that has not taken the input has not answered it:
             // the input is queued, on its way, or still in the composer (whatever flashed on
             // screen meanwhile).
-            let held = {
-                let mut baseline = lock(&live.submitted_history);
-                match baseline.as_mut() {
-                    Some(before) if before.entered => match reading {
-                        TerminalStatus::Completed | TerminalStatus::Idle => {
-                            before.not_taken(&live.pack.history_text(&screen))
-                        }
-                        TerminalStatus::Processing | TerminalStatus::WaitingUserAnswer => {
-                            before.worked = true;
-                            false
-                        }
-                        _ => false,
-                    },
-                    _ => false,
-                }
-            };
+            let held = matches!(reading, TerminalStatus::Completed | TerminalStatus::Idle)
+                && lock(&live.submitted_history)
+                    .as_ref()
+                    .is_some_and(|before| {
+                        before.not_taken(
+                            &live.pack.history_text(&screen),
+                            live.pack.echo_count(&screen),
+                        )
+                    });
             {
                 let mut submitted = lock(&live.submitted_screen);
                 if let Some(before) = submitted.as_deref() {
@@ -1180,9 +1173,6 @@ impl Orchestrator {
                         live.reactions.send_modify(|count| *count += 1);
                     }
                 }
-            }
-            if held {
-                reading = TerminalStatus::Processing;
             }
             let died = live.watch.died.load(Ordering::SeqCst) || reading == TerminalStatus::Error;
             if died {
@@ -1213,7 +1203,11 @@ impl Orchestrator {
                     reading = TerminalStatus::Unknown;
                 }
             }
-            let status = lock(&live.machine).observe(reading);
+            let status = if held && reading != TerminalStatus::Unknown {
+                lock(&live.machine).observe_untaken()
+            } else {
+                lock(&live.machine).observe(reading)
+            };
             self.publish(&terminal_id, &live, status, None);
         }
     }
@@ -1493,7 +1487,7 @@ impl Orchestrator {
             history: live.pack.history_text(screen),
             first_line,
             entered: false,
-            worked: false,
+            echoes: live.pack.echo_count(screen),
         });
     }
 
@@ -1744,6 +1738,8 @@ impl Orchestrator {
                 init_timeout,
                 row.status,
             );
+            // Its CLI listed cao's tools before the restart and will not again.
+            self.agent_listed_tools(&row.id);
             tracing::info!(terminal = %row.id, pane = %pane.pane, "re-adopted a live terminal");
         }
         Ok(())
@@ -1805,36 +1801,39 @@ mod tests {
             history: "> send it\n✦ Message sent.".into(),
             first_line: "CALL-HANDOFF: delegate this to a worker".into(),
             entered: true,
-            worked: false,
+            echoes: 1,
         };
-        assert!(before.not_taken("> send it\n✦ Message sent."));
+        assert!(before.not_taken("> send it\n✦ Message sent.", 1));
         // Drawn in a bordered block before the CLI opens the turn.
         assert!(before.not_taken(
-            "> send it\n✦ Message sent.\n┃  CALL-HANDOFF: delegate this to a worker  ┃\n┃"
+            "> send it\n✦ Message sent.\n┃  CALL-HANDOFF: delegate this to a worker  ┃\n┃",
+            1
         ));
         // A new turn began: whatever it shows, the input was taken.
         assert!(!before.not_taken(
-            "> CALL-HANDOFF: delegate this to a worker\nCALL-HANDOFF: delegate this to a worker"
+            "> CALL-HANDOFF: delegate this to a worker\nCALL-HANDOFF: delegate this to a worker",
+            1
         ));
         // Queued under the last turn, whole or as the first row of a wrapped line.
-        assert!(before
-            .not_taken("> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this to a worker"));
-        assert!(before.not_taken("> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this"));
+        assert!(before.not_taken(
+            "> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this to a worker",
+            1
+        ));
+        assert!(before.not_taken(
+            "> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this",
+            1
+        ));
         // Taken: echoed as a new turn, or the old turn got more than the input.
-        assert!(!before.not_taken("> CALL-HANDOFF: delegate this to a worker"));
-        assert!(!before.not_taken("> send it\n✦ Message sent.\n✦ And more."));
-        assert!(!before.not_taken("> send it\n✦ Message sent.\n  CALL"));
+        assert!(!before.not_taken("> CALL-HANDOFF: delegate this to a worker", 1));
+        assert!(!before.not_taken("> send it\n✦ Message sent.\n✦ And more.", 1));
+        assert!(!before.not_taken("> send it\n✦ Message sent.\n  CALL", 1));
         assert!(!Baseline {
             entered: false,
             ..before.clone()
         }
-        .not_taken("> send it\n✦ Message sent."));
-        // Seen working, then the same history: the same input got the same reply.
-        assert!(!Baseline {
-            worked: true,
-            ..before
-        }
-        .not_taken("> send it\n✦ Message sent."));
+        .not_taken("> send it\n✦ Message sent.", 1));
+        // One more echo on screen, then the same last turn: the same input got the same reply.
+        assert!(!before.not_taken("> send it\n✦ Message sent.", 2));
     }
 
     #[test]
