@@ -50,7 +50,8 @@ impl ProviderPack {
     /// The last turn in the history above the composer (from the last echoed input on; the
     /// whole history when the pack names no echo or none is on screen), as one text, without
     /// the chrome lines the extraction's `stop` names (hints drawn far to the right that come
-    /// and go as the user types). What a new turn changes and a redraw higher up does not.
+    /// and go as the user types) and with what its `strip` removes from each line (side
+    /// panels). What a new turn changes and a redraw higher up does not.
     pub fn history_text(&self, screen: &str) -> String {
         let lines = screen_lines(screen);
         let chrome = self.extract.stop.as_ref();
@@ -64,7 +65,11 @@ impl ProviderPack {
             .iter()
             .filter(|line| !line.trim().is_empty())
             .filter(|line| !chrome.is_some_and(|stop| stop.is_match(line)))
-            .copied()
+            .map(|line| match &self.extract.strip {
+                // Side panels drawn far to the right change on their own.
+                Some(strip) => strip.0.replace_all(line, "").trim_end().to_string(),
+                None => line.to_string(),
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }

@@ -183,6 +183,26 @@ fn extracts_gemini_and_qwen_replies() {
 }
 
 #[test]
+fn the_history_leaves_out_side_panels() {
+    // opencode redraws its side panel (`• cao-mcp-server Connected`, `LSPs are disabled`)
+    // on its own; the history a new turn is compared with must not change with it.
+    let screen = screen("opencode/22-after-approve.txt");
+    let pack = pack_for("opencode/22-after-approve.txt");
+    let redrawn: String = screen
+        .lines()
+        .map(|line| match line.rfind("    ") {
+            Some(at) if line[at..].trim().len() > 3 => {
+                format!("{}  side panel redrawn", &line[..at + 4])
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(screen, redrawn);
+    assert_eq!(pack.history_text(&screen), pack.history_text(&redrawn));
+}
+
+#[test]
 fn extracts_opencode_replies() {
     assert_eq!(
         extract("opencode/10-slow-done.txt").as_deref(),
