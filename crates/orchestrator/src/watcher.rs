@@ -136,7 +136,8 @@ impl StatusMachine {
             TerminalStatus::Idle if self.status == TerminalStatus::Completed => {
                 TerminalStatus::Completed
             }
-            TerminalStatus::Unknown if self.status.is_ready() => self.status,
+            // An unrecognisable screen (a CLI switching views) keeps what was known.
+            TerminalStatus::Unknown if self.status.is_ready() || self.awaiting_reply => self.status,
             other => other,
         };
         self.started |= next.is_ready();
@@ -269,6 +270,17 @@ mod tests {
         assert_eq!(
             run(&mut machine, &[Unknown, WaitingUserAnswer, Idle]),
             [Unknown, WaitingUserAnswer, Idle]
+        );
+    }
+
+    #[test]
+    fn a_screen_switching_views_mid_turn_stays_processing() {
+        let mut machine = StatusMachine::default();
+        run(&mut machine, &[Idle]);
+        machine.input_sent();
+        assert_eq!(
+            run(&mut machine, &[Unknown, Processing, Unknown, Completed]),
+            [Processing, Processing, Processing, Completed]
         );
     }
 
