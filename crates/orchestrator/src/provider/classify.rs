@@ -76,6 +76,20 @@ impl ProviderPack {
 }
 
 impl ProviderPack {
+    /// The composer and what is under it (nothing when the pack has no composer anchor or
+    /// it is not on the screen): where typed text waits until the CLI takes it.
+    pub fn composer_lines<'a>(&self, screen: &'a str) -> Vec<&'a str> {
+        let lines = screen_lines(screen);
+        match self
+            .composer
+            .as_ref()
+            .and_then(|anchor| anchor_index(&lines, anchor))
+        {
+            Some(index) => lines[index..].to_vec(),
+            None => Vec::new(),
+        }
+    }
+
     /// How many echoed inputs the history above the composer shows (0 without an echo rule).
     pub fn echo_count(&self, screen: &str) -> usize {
         let Some(turn) = self.status.turn.as_ref() else {

@@ -346,36 +346,65 @@ impl Baseline {
     /// the history is what it was before the input was typed, or no new turn began and
     /// the input shows under the last one (queued behind a turn the CLI is finishing, or
     /// drawn before the CLI opened the turn: opencode prints the input block first).
-    fn not_taken(&self, history: &str, echoes: usize) -> bool {
-        if !self.entered || echoes > self.echoes {
+    fn not_taken(&self, screen: &Taken) -> bool {
+        if !self.entered || screen.echoes > self.echoes {
             return false;
         }
-        if history == self.history {
+        if screen.history == self.history
+            || screen.composer.iter().any(|line| self.shows_input(line))
+        {
             return true;
         }
-        if self.first_line.is_empty() {
-            return false;
-        }
         let opening = |text: &str| text.lines().next().unwrap_or_default().to_string();
-        if opening(history) != opening(&self.history) {
+        if opening(&screen.history) != opening(&self.history) {
             return false;
         }
-        let input = without_border(&self.first_line);
-        // A long first line wraps: its first screen row is a prefix of it.
-        let shows_input = |line: &&str| {
-            let line = without_border(line);
-            line == input || (line.chars().count() >= 20 && input.starts_with(line))
+        let shown = |text: &str| {
+            text.lines()
+                .skip(1)
+                .filter(|line| self.shows_input(line))
+                .count()
         };
-        let shown = |text: &str| text.lines().skip(1).filter(shows_input).count();
-        shown(history) > shown(&self.history)
+        shown(&screen.history) > shown(&self.history)
+    }
+
+    /// Whether a screen line shows the input's first line (a long one wraps: its first screen
+    /// row is a prefix of it).
+    fn shows_input(&self, line: &str) -> bool {
+        let input = without_border(&self.first_line);
+        let line = without_border(line);
+        !input.is_empty()
+            && (line == input || (line.chars().count() >= 20 && input.starts_with(line)))
     }
 }
 
-/// A screen line without the borders and prompt marks CLIs draw around an input.
+/// What a screen says about the last input: its history, composer and echo count.
+struct Taken {
+    history: String,
+    composer: Vec<String>,
+    echoes: usize,
+}
+
+impl Taken {
+    fn read(pack: &ProviderPack, screen: &str) -> Taken {
+        Taken {
+            history: pack.history_text(screen),
+            composer: pack
+                .composer_lines(screen)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            echoes: pack.echo_count(screen),
+        }
+    }
+}
+
+/// A screen line without the borders and prompt marks CLIs draw around an input (and the
+/// zero-width space Qwen Code leaves after its composer's text).
 fn without_border(line: &str) -> &str {
     line.trim()
         .trim_start_matches(|c: char| c.is_whitespace() || "┃│>›❯*".contains(c))
-        .trim_end_matches(|c: char| c.is_whitespace() || "┃│".contains(c))
+        .trim_end_matches(|c: char| c.is_whitespace() || "┃│\u{200b}".contains(c))
 }
 
 /// Per-terminal runtime state.
@@ -1152,12 +1181,7 @@ impl Orchestrator {
             let held = matches!(reading, TerminalStatus::Completed | TerminalStatus::Idle)
                 && lock(&live.submitted_history)
                     .as_ref()
-                    .is_some_and(|before| {
-                        before.not_taken(
-                            &live.pack.history_text(&screen),
-                            live.pack.echo_count(&screen),
-                        )
-                    });
+                    .is_some_and(|before| before.not_taken(&Taken::read(&live.pack, &screen)));
             {
                 let mut submitted = lock(&live.submitted_screen);
                 if let Some(before) = submitted.as_deref() {
@@ -1803,37 +1827,53 @@ mod tests {
             entered: true,
             echoes: 1,
         };
-        assert!(before.not_taken("> send it\n✦ Message sent.", 1));
+        let seen = |history: &str, echoes: usize| Taken {
+            history: history.into(),
+            composer: Vec::new(),
+            echoes,
+        };
+        assert!(before.not_taken(&seen("> send it\n✦ Message sent.", 1)));
         // Drawn in a bordered block before the CLI opens the turn.
-        assert!(before.not_taken(
+        assert!(before.not_taken(&seen(
             "> send it\n✦ Message sent.\n┃  CALL-HANDOFF: delegate this to a worker  ┃\n┃",
             1
-        ));
+        )));
         // A new turn began: whatever it shows, the input was taken.
-        assert!(!before.not_taken(
+        assert!(!before.not_taken(&seen(
             "> CALL-HANDOFF: delegate this to a worker\nCALL-HANDOFF: delegate this to a worker",
             1
-        ));
+        )));
         // Queued under the last turn, whole or as the first row of a wrapped line.
-        assert!(before.not_taken(
+        assert!(before.not_taken(&seen(
             "> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this to a worker",
             1
-        ));
-        assert!(before.not_taken(
+        )));
+        assert!(before.not_taken(&seen(
             "> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this",
             1
-        ));
+        )));
         // Taken: echoed as a new turn, or the old turn got more than the input.
-        assert!(!before.not_taken("> CALL-HANDOFF: delegate this to a worker", 1));
-        assert!(!before.not_taken("> send it\n✦ Message sent.\n✦ And more.", 1));
-        assert!(!before.not_taken("> send it\n✦ Message sent.\n  CALL", 1));
+        assert!(!before.not_taken(&seen("> CALL-HANDOFF: delegate this to a worker", 1)));
+        assert!(!before.not_taken(&seen("> send it\n✦ Message sent.\n✦ And more.", 1)));
+        assert!(!before.not_taken(&seen("> send it\n✦ Message sent.\n  CALL", 1)));
         assert!(!Baseline {
             entered: false,
             ..before.clone()
         }
-        .not_taken("> send it\n✦ Message sent.", 1));
+        .not_taken(&seen("> send it\n✦ Message sent.", 1)));
+        // Still in the composer (Qwen Code leaves a zero-width space after it), whatever
+        // the history shows.
+        let in_composer = Taken {
+            history: "> send it\n✦ Message sent.\n  Tip: something new".into(),
+            composer: vec![
+                "────".into(),
+                "* CALL-HANDOFF: delegate this to a worker \u{200b}".into(),
+            ],
+            echoes: 1,
+        };
+        assert!(before.not_taken(&in_composer));
         // One more echo on screen, then the same last turn: the same input got the same reply.
-        assert!(!before.not_taken("> send it\n✦ Message sent.", 2));
+        assert!(!before.not_taken(&seen("> send it\n✦ Message sent.", 2)));
     }
 
     #[test]
