@@ -6,7 +6,9 @@
 //! the tools the assistant already called tick off the matched rule's `calls` in order; the
 //! first call not yet made is made now, and when all are made the rule's reply is sent. A tool
 //! that is not offered is searched for first when the client offers a `tool_search` tool (Qwen
-//! Code defers MCP tools until the model asks for them); otherwise the model just replies.
+//! Code defers MCP tools until the model asks for them), or waited for when the client offers
+//! `WaitForMcpServers` (Claude Code, while its MCP servers connect); otherwise the model just
+//! replies.
 
 use serde_json::{Map, Value};
 
@@ -17,6 +19,9 @@ use crate::template::{render, render_json, TemplateValues};
 
 /// Substring of the name of the tool that reveals deferred tools (Qwen Code's `tool_search`).
 const TOOL_SEARCH: &str = "tool_search";
+/// The tool Claude Code offers while MCP servers are still connecting; their tools join the
+/// list once it returns.
+const WAIT_FOR_SERVERS: &str = "WaitForMcpServers";
 
 /// What the model does with one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,7 +177,17 @@ fn rule_action(
             "tool not offered after tool_search: {}",
             next.tool
         ))),
-        (None, None, _) => reply(Some(format!("tool not offered: {}", next.tool))),
+        (None, None, _) => match pick_tool(&conversation.offered_tools, WAIT_FOR_SERVERS) {
+            Some(wait) if !progress.waited_for_next => (
+                Action::ToolCall(ToolCall::of(wait, Value::Object(Map::new()))),
+                Some(format!("waiting for MCP servers, for {}", next.tool)),
+            ),
+            Some(_) => reply(Some(format!(
+                "tool not offered after {WAIT_FOR_SERVERS}: {}",
+                next.tool
+            ))),
+            None => reply(Some(format!("tool not offered: {}", next.tool))),
+        },
     }
 }
 
@@ -183,6 +198,8 @@ struct CallProgress {
     calls_done: usize,
     /// Whether `tool_search` was called since the last of them.
     searched_for_next: bool,
+    /// Whether `WaitForMcpServers` was called since the last of them.
+    waited_for_next: bool,
 }
 
 impl CallProgress {
@@ -190,14 +207,17 @@ impl CallProgress {
         let mut progress = CallProgress {
             calls_done: 0,
             searched_for_next: false,
+            waited_for_next: false,
         };
         for made_name in made {
             match wanted.get(progress.calls_done) {
                 Some(next) if made_name.contains(&next.tool) => {
                     progress.calls_done += 1;
                     progress.searched_for_next = false;
+                    progress.waited_for_next = false;
                 }
                 _ if made_name.contains(TOOL_SEARCH) => progress.searched_for_next = true,
+                _ if made_name.contains(WAIT_FOR_SERVERS) => progress.waited_for_next = true,
                 _ => {}
             }
         }
@@ -409,6 +429,45 @@ args = { receiver_id = "r2", message = "second" }
         assert_eq!(
             decision.note.as_deref(),
             Some("tool not offered: send_message")
+        );
+    }
+
+    #[test]
+    fn servers_still_connecting_are_waited_for_once() {
+        let waiting = decide(
+            &script(),
+            &conversation("TWO", &["Read", "WaitForMcpServers"], &[]),
+        );
+        let Action::ToolCall(call) = &waiting.action else {
+            panic!("expected WaitForMcpServers, got {:?}", waiting.action)
+        };
+        assert_eq!(call.name, "WaitForMcpServers");
+        assert_eq!(call.arguments, json!({}));
+        // Connected: the tool is offered now.
+        let after = decide(
+            &script(),
+            &conversation(
+                "TWO",
+                &["Read", "mcp__cao__send_message"],
+                &["WaitForMcpServers"],
+            ),
+        );
+        assert!(
+            matches!(after.action, Action::ToolCall(ref call) if call.name == "mcp__cao__send_message")
+        );
+        // Still not offered after waiting: reply, and say why.
+        let gave_up = decide(
+            &script(),
+            &conversation(
+                "TWO",
+                &["Read", "WaitForMcpServers"],
+                &["WaitForMcpServers"],
+            ),
+        );
+        assert!(matches!(gave_up.action, Action::Reply { .. }));
+        assert_eq!(
+            gave_up.note.as_deref(),
+            Some("tool not offered after WaitForMcpServers: send_message")
         );
     }
 

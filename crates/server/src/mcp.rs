@@ -87,8 +87,12 @@ pub(crate) async fn agent(
             .into_response()
         }
     };
-    let lists_tools = serde_json::from_slice::<serde_json::Value>(&body)
-        .is_ok_and(|message| message["method"] == "tools/list");
+    let method = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|message| message["method"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    tracing::debug!(terminal = %terminal_id, %method, "agent MCP request");
+    let lists_tools = method == "tools/list";
     let mut request = Request::from_parts(parts, axum::body::Body::from(body));
     request
         .extensions_mut()

@@ -693,6 +693,19 @@ reply = "Lead final: {rest}"
             {
                 break;
             }
+            // The lead's model turn could not call cao's tools: say so now, not at the deadline.
+            let missing = world.model_requests().into_iter().find(|line| {
+                line["rule"] == "lead"
+                    && line["note"]
+                        .as_str()
+                        .is_some_and(|note| note.starts_with("tool not offered"))
+            });
+            if let Some(line) = missing {
+                return Err(format!(
+                    "the lead's model request came without cao's tools ({})",
+                    line["note"]
+                ));
+            }
             if Instant::now() > deadline {
                 return Err(format!(
                     "the lead's last reply is {:?}, expected {expected:?}",

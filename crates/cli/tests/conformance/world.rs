@@ -219,7 +219,7 @@ impl World {
         let child = Command::new(env!("CARGO_BIN_EXE_cao"))
             .arg("server")
             .envs(self.server_env())
-            .env("CAO_LOG", "info")
+            .env("CAO_LOG", "info,cao_server::mcp=debug")
             .env_remove("TMUX")
             .env_remove("TMUX_PANE")
             .stdout(Stdio::null())
@@ -248,7 +248,8 @@ impl World {
     pub async fn start_model(&mut self, script: &str) -> Outcome {
         let script_path = self.root.path().join("model-script.toml");
         write(&script_path, script);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cao"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cao"));
+        command
             .args(["mock-model", "serve", "--port"])
             .arg(self.model_port.to_string())
             .arg("--script")
@@ -256,7 +257,15 @@ impl World {
             .arg("--log")
             .arg(&self.model_log)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        if std::env::var_os("CAO_CONFORMANCE_KEEP").is_some() {
+            // A kept world keeps every request body too.
+            let bodies = std::fs::File::create(self.root.path().join("model-bodies.log")).unwrap();
+            command
+                .env("CAO_LOG", "cao_mock_model::body=trace")
+                .stderr(bodies);
+        }
+        let mut child = command
             .spawn()
             .map_err(|error| format!("cao mock-model serve: {error}"))?;
         let stdout = child.stdout.take().unwrap();
