@@ -17,6 +17,7 @@ pub async fn run(socket: &Socket) -> Result<()> {
         Socket::Path(_) => "cao".to_string(),
     };
     let private = Socket::Name(format!("{label}-demo-{}", std::process::id()));
+    let socket_file = private.path();
     let mut options = ControlOptions::new(private).config_file("/dev/null");
     // Attach the control connection to the demo session itself, so its panes' output streams
     // to us as events.
@@ -25,6 +26,8 @@ pub async fn run(socket: &Socket) -> Result<()> {
     let outcome = drive(&engine).await;
     let _ = engine.execute(command(&["kill-server"])).await;
     engine.shutdown().await;
+    // tmux 3.3a leaves the socket file behind.
+    let _ = std::fs::remove_file(socket_file);
     outcome
 }
 

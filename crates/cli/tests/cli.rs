@@ -15,6 +15,8 @@ impl Drop for PrivateSocket {
         let _ = Command::new("tmux")
             .args(["-L", &self.0, "kill-server"])
             .output();
+        // tmux 3.3a leaves the socket file behind.
+        let _ = std::fs::remove_file(cao_tmux::Socket::named(&self.0).path());
     }
 }
 
@@ -212,6 +214,10 @@ fn the_demo_drives_a_shell_and_removes_its_server() {
         .skip_while(|word| *word != "-L")
         .nth(1)
         .expect("the demo names its socket");
+    assert!(
+        !cao_tmux::Socket::named(socket).path().exists(),
+        "the demo left its socket file {socket}"
+    );
     let listed = Command::new("tmux")
         .args(["-L", socket, "list-sessions"])
         .output()
