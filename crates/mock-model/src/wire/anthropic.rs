@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use super::{SseEvent, Turn, TurnContent, Usage};
+use super::{array_at, SseEvent, Turn, TurnContent, Usage};
 use crate::conversation::{content_texts, text_of_content, user_words, Conversation, OfferedTool};
 
 /// Reads a Messages request.
@@ -19,11 +19,7 @@ pub fn parse(body: &Value) -> Conversation {
         ..Conversation::default()
     };
     let mut system_parts = vec![text_of_content(body.get("system").unwrap_or(&Value::Null))];
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let messages = array_at(body, "messages");
     let mut latest_user = None;
     for (index, message) in messages.iter().enumerate() {
         let content = message.get("content").unwrap_or(&Value::Null);
@@ -62,11 +58,7 @@ pub fn parse(body: &Value) -> Conversation {
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join("\n");
-    conversation.offered_tools = body
-        .get("tools")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    conversation.offered_tools = array_at(body, "tools")
         .iter()
         .filter_map(|tool| {
             let name = tool.get("name").and_then(Value::as_str)?;

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::{SseEvent, Turn, TurnContent};
+use super::{array_at, SseEvent, Turn, TurnContent};
 use crate::conversation::{
     content_texts, text_of_content, user_words, without_echoed_system_text, Conversation,
     OfferedTool,
@@ -18,11 +18,7 @@ pub fn parse(body: &Value) -> Conversation {
         stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
         ..Conversation::default()
     };
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let messages = array_at(body, "messages");
     let mut system_parts = Vec::new();
     let mut latest_user = None;
     for (index, message) in messages.iter().enumerate() {
@@ -44,11 +40,7 @@ pub fn parse(body: &Value) -> Conversation {
         for message in &messages[user_index + 1..] {
             match message.get("role").and_then(Value::as_str) {
                 Some("assistant") => {
-                    let calls = message
-                        .get("tool_calls")
-                        .and_then(Value::as_array)
-                        .map(Vec::as_slice)
-                        .unwrap_or_default();
+                    let calls = array_at(message, "tool_calls");
                     conversation
                         .calls_since_user
                         .extend(calls.iter().filter_map(|call| {
@@ -66,11 +58,7 @@ pub fn parse(body: &Value) -> Conversation {
             }
         }
     }
-    conversation.offered_tools = body
-        .get("tools")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    conversation.offered_tools = array_at(body, "tools")
         .iter()
         .filter_map(|tool| {
             let function = tool.get("function")?;

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 
-use super::{SseEvent, Turn, TurnContent};
+use super::{array_at, SseEvent, Turn, TurnContent};
 use crate::conversation::{text_of_content, user_words, Conversation, OfferedTool};
 
 /// What a `/v1beta/models/...` path asks for.
@@ -33,14 +33,6 @@ pub fn split_model_path(model_and_verb: &str) -> Option<(&str, Verb)> {
     Some((model.trim_start_matches("models/"), verb))
 }
 
-fn parts(content: &Value) -> &[Value] {
-    content
-        .get("parts")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
 fn is_user(content: &Value) -> bool {
     // A content without a role is the user's.
     content
@@ -52,7 +44,7 @@ fn is_user(content: &Value) -> bool {
 
 /// The text parts of a content; thoughts are left out.
 fn texts(content: &Value) -> impl Iterator<Item = &str> {
-    parts(content)
+    array_at(content, "parts")
         .iter()
         .filter(|part| part.get("thought").and_then(Value::as_bool) != Some(true))
         .filter_map(|part| part.get("text").and_then(Value::as_str))
@@ -65,11 +57,7 @@ pub fn parse(body: &Value, model: &str, verb: Verb) -> Conversation {
         stream: verb == Verb::StreamGenerateContent,
         ..Conversation::default()
     };
-    let contents = body
-        .get("contents")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let contents = array_at(body, "contents");
     let latest_user = contents
         .iter()
         .enumerate()
@@ -79,7 +67,7 @@ pub fn parse(body: &Value, model: &str, verb: Verb) -> Conversation {
     if let Some((user_index, text)) = latest_user {
         conversation.latest_user_text = text;
         for content in &contents[user_index + 1..] {
-            for part in parts(content) {
+            for part in array_at(content, "parts") {
                 if let Some(name) = part.pointer("/functionCall/name").and_then(Value::as_str) {
                     conversation.calls_since_user.push(name.to_owned());
                 }
@@ -94,18 +82,8 @@ pub fn parse(body: &Value, model: &str, verb: Verb) -> Conversation {
         Some(instruction) => texts(instruction).collect::<Vec<_>>().join("\n"),
         None => String::new(),
     };
-    for tool in body
-        .get("tools")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        for declaration in tool
-            .get("functionDeclarations")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
+    for tool in array_at(body, "tools") {
+        for declaration in array_at(tool, "functionDeclarations") {
             if let Some(name) = declaration.get("name").and_then(Value::as_str) {
                 let parameters = declaration
                     .get("parametersJsonSchema")

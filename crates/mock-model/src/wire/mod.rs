@@ -9,6 +9,7 @@ pub mod gemini;
 pub mod responses;
 
 use crate::decide::ToolCall;
+use serde_json::Value;
 
 /// Which API a request spoke (also the `api` field of the request log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,15 @@ impl Usage {
     pub fn total(self) -> u64 {
         self.input_tokens + self.output_tokens
     }
+}
+
+/// The array under `key` of a JSON object; empty when it is missing or not an array.
+pub(crate) fn array_at<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// About four characters a token, at least one.

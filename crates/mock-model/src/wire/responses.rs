@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{SseEvent, Turn, TurnContent, Usage};
+use super::{array_at, SseEvent, Turn, TurnContent, Usage};
 use crate::conversation::{
     content_texts, full_tool_name, text_of_content, user_words, Conversation, OfferedTool,
 };
@@ -32,22 +32,12 @@ pub fn parse(body: &Value) -> Conversation {
         _ => {}
     }
     conversation.system_text = system_parts.join("\n");
-    for tool in body
-        .get("tools")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
+    for tool in array_at(body, "tools") {
         match tool.get("type").and_then(Value::as_str) {
             Some("function") => conversation.offered_tools.extend(function_tool(tool, None)),
             Some("namespace") => {
                 let namespace = tool.get("name").and_then(Value::as_str);
-                for inner in tool
-                    .get("tools")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                {
+                for inner in array_at(tool, "tools") {
                     conversation
                         .offered_tools
                         .extend(function_tool(inner, namespace));
