@@ -16,6 +16,8 @@ use cao_orchestrator::service::{
 };
 use cao_orchestrator::TerminalStatus;
 use cao_server::{AuthMode, ServerConfig};
+
+mod common;
 use cao_tmux::engine::ControlOptions;
 use cao_tmux::Socket;
 use rmcp::model::CallToolRequestParams;
@@ -556,16 +558,12 @@ async fn a_missing_or_wrong_token_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_waits_until_the_agent_listed_cao_tools_when_its_pack_says_so() {
-    let pack = include_str!("../../orchestrator/src/provider/packs/mock.toml")
-        .replace("name = \"mock\"", "name = \"mock_tools\"")
-        .replace("aliases = [\"mock_cli\"]", "aliases = []")
-        .replace("[input]\n", "[input]\nafter_cao_tools = true\n")
-        // The agent itself cannot reach cao's tools: only the test's client lists them.
-        .replace(
-            "url = \"{cao_mcp_url}\"",
-            "url = \"http://127.0.0.1:9/mcp\"",
-        );
-    assert!(pack.contains("after_cao_tools = true") && pack.contains("127.0.0.1:9"));
+    // The agent itself cannot reach cao's tools: only the test's client lists them.
+    let pack = common::mock_pack_needing_tools().replace(
+        "url = \"{cao_mcp_url}\"",
+        "url = \"http://127.0.0.1:9/mcp\"",
+    );
+    assert!(pack.contains("127.0.0.1:9"));
     let cao = Cao::start_with_packs(&[("mock_tools.toml", &pack)]).await;
     let terminal = cao
         .orchestrator

@@ -501,11 +501,7 @@ async fn the_same_input_twice_completes_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pack_that_needs_cao_tools_gets_input_once_the_cli_listed_them() {
     let fixture = Fixture::new();
-    let pack = include_str!("../../orchestrator/src/provider/packs/mock.toml")
-        .replace("name = \"mock\"", "name = \"mock_tools\"")
-        .replace("aliases = [\"mock_cli\"]", "aliases = []")
-        .replace("[input]\n", "[input]\nafter_cao_tools = true\n");
-    assert!(pack.contains("after_cao_tools = true"));
+    let pack = common::mock_pack_needing_tools();
     let providers = CaoHome::at(fixture.home.path()).providers_dir();
     std::fs::create_dir_all(&providers).unwrap();
     std::fs::write(providers.join("mock_tools.toml"), pack).unwrap();

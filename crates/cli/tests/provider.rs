@@ -23,6 +23,18 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// What `cao provider classify` prints for a fixture screen (it must succeed).
+fn classify(home: &std::path::Path, provider: &str, screen: &str) -> String {
+    let path = format!("{SCREENS}/{screen}");
+    let output = cao(
+        &["provider", "classify", "--provider", provider, &path],
+        home,
+        None,
+    );
+    assert!(output.status.success(), "{screen}: {}", stderr(&output));
+    stdout(&output)
+}
+
 #[test]
 fn classify_prints_one_word() {
     let home = tempfile::tempdir().unwrap();
@@ -38,14 +50,11 @@ fn classify_prints_one_word() {
         ("claude", "claude-raw/01-startup-firstrun.txt", "error"),
         ("mock_cli", "mock/03-completed.txt", "completed"),
     ] {
-        let path = format!("{SCREENS}/{screen}");
-        let output = cao(
-            &["provider", "classify", "--provider", provider, &path],
-            home.path(),
-            None,
+        assert_eq!(
+            classify(home.path(), provider, screen),
+            format!("{expected}\n"),
+            "{screen}"
         );
-        assert!(output.status.success(), "{screen}: {}", stderr(&output));
-        assert_eq!(stdout(&output), format!("{expected}\n"), "{screen}");
     }
 }
 
@@ -67,14 +76,7 @@ fn classify_agrees_with_every_labelled_fixture() {
         }
         let directory = screen.split('/').next().unwrap();
         let provider = directory.strip_suffix("-raw").unwrap_or(directory);
-        let path = format!("{SCREENS}/{screen}");
-        let output = cao(
-            &["provider", "classify", "--provider", provider, &path],
-            home.path(),
-            None,
-        );
-        assert!(output.status.success(), "{screen}: {}", stderr(&output));
-        let read = stdout(&output);
+        let read = classify(home.path(), provider, screen);
         if read.trim() != expected {
             disagreements.push(format!(
                 "{screen}: expected {expected}, read {}",

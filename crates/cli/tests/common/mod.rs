@@ -172,3 +172,14 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
     }
     check()
 }
+
+/// The mock agent's pack as a user pack named `mock_tools` whose input waits until the agent
+/// listed cao's MCP tools (`input.after_cao_tools`).
+pub fn mock_pack_needing_tools() -> String {
+    let pack = include_str!("../../../orchestrator/src/provider/packs/mock.toml")
+        .replace("name = \"mock\"", "name = \"mock_tools\"")
+        .replace("aliases = [\"mock_cli\"]", "aliases = []")
+        .replace("[input]\n", "[input]\nafter_cao_tools = true\n");
+    assert!(pack.contains("after_cao_tools = true"));
+    pack
+}

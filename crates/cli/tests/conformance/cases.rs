@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::install::AgentCli;
-use crate::report::Report;
+use crate::report::{Report, Step};
 use crate::world::{alive, process_tree, Outcome, ScreenWatch, World};
 
 /// The scripted multi-line, Unicode reply `output?mode=last` must return exactly.
@@ -286,7 +286,7 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
             Err(error) => Err(error),
         },
     };
-    let idle = report.finish(step, idle.map_err(|error| diagnose(&world, &target, error)))?;
+    let idle = finish_step(report, step, &world, &target, idle)?;
     report.launch_ms = Some(idle.duration_since(started).as_millis());
 
     // A task: processing → completed, and the exact reply.
@@ -304,10 +304,7 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
         Ok(())
     }
     .await;
-    report.finish(
-        step,
-        result.map_err(|error| diagnose(&world, &target, error)),
-    )?;
+    finish_step(report, step, &world, &target, result)?;
 
     // A slow stream stays processing until its last byte.
     let step = report.step("slow stream stays processing");
@@ -350,10 +347,7 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
         Ok(())
     }
     .await;
-    report.finish(
-        step,
-        result.map_err(|error| diagnose(&world, &target, error)),
-    )?;
+    finish_step(report, step, &world, &target, result)?;
 
     if cli.mcp {
         // send_message through cao's MCP server reaches the receiver's pane.
@@ -387,10 +381,7 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
             }
         }
         .await;
-        report.finish(
-            step,
-            result.map_err(|error| diagnose(&world, &target, error)),
-        )?;
+        finish_step(report, step, &world, &target, result)?;
 
         // handoff through cao's MCP server: a mock worker answers, the CLI gets its reply.
         let step = report.step("MCP handoff returns the worker's answer");
@@ -419,10 +410,7 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
             Ok(())
         }
         .await;
-        report.finish(
-            step,
-            result.map_err(|error| diagnose(&world, &target, error)),
-        )?;
+        finish_step(report, step, &world, &target, result)?;
     }
 
     // A model error surfaces, not a hang.
@@ -455,18 +443,12 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
         }
     }
     .await;
-    report.finish(
-        step,
-        result.map_err(|error| diagnose(&world, &target, error)),
-    )?;
+    finish_step(report, step, &world, &target, result)?;
 
     // Exit and delete leave no process behind.
     let step = report.step("delete leaves no process");
     let result = leaves_no_process(&world, &format!("/terminals/{id}"), &target).await;
-    report.finish(
-        step,
-        result.map_err(|error| diagnose(&world, &target, error)),
-    )?;
+    finish_step(report, step, &world, &target, result)?;
 
     // An approval prompt → waiting_user_answer → answer_user_prompt.
     let step = report.step("approval → waiting_user_answer → answer_user_prompt");
@@ -535,10 +517,7 @@ pub async fn run_cli(cli: &AgentCli, report: &mut Report) -> Outcome {
         Ok(())
     }
     .await;
-    report.finish(
-        step,
-        result.map_err(|error| diagnose(&world, &asker_target, error)),
-    )?;
+    finish_step(report, step, &world, &asker_target, result)?;
     let _ = world.delete(&format!("/sessions/{session}")).await;
     Ok(())
 }
@@ -577,6 +556,20 @@ async fn leaves_no_process(world: &World, path: &str, target: &str) -> Outcome {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Ends a step in the report; a failure carries the pane's screen.
+fn finish_step<T>(
+    report: &mut Report,
+    step: Step,
+    world: &World,
+    target: &str,
+    outcome: Outcome<T>,
+) -> Outcome<T> {
+    report.finish(
+        step,
+        outcome.map_err(|error| diagnose(world, target, error)),
+    )
 }
 
 /// An error with the pane's screen, for the report.
@@ -674,7 +667,7 @@ reply = "Lead final: {rest}"
     let idle = world
         .wait_status(&lead, from, &["idle"], LAUNCH_LIMIT)
         .await;
-    let idle = report.finish(step, idle.map_err(|error| diagnose(&world, &target, error)))?;
+    let idle = finish_step(report, step, &world, &target, idle)?;
     report.launch_ms = Some(idle.at.duration_since(started).as_millis());
 
     let step = report.step("team: handoff to Codex, assign to Gemini, send_message back");
