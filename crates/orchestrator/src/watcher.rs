@@ -73,6 +73,11 @@ impl StatusMachine {
         self.status
     }
 
+    /// Input was sent and its answer has not been read yet.
+    pub fn awaiting_reply(&self) -> bool {
+        self.awaiting_reply
+    }
+
     /// Whether the CLI has been ready for input since it was launched (or was known before a
     /// restart): input sent earlier would reach a program still starting up.
     pub fn started(&self) -> bool {

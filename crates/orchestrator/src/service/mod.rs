@@ -379,21 +379,17 @@ impl Baseline {
 }
 
 /// What a screen says about the last input: its history, composer and echo count.
-struct Taken {
+struct Taken<'a> {
     history: String,
-    composer: Vec<String>,
+    composer: Vec<&'a str>,
     echoes: usize,
 }
 
-impl Taken {
-    fn read(pack: &ProviderPack, screen: &str) -> Taken {
+impl<'a> Taken<'a> {
+    fn read(pack: &ProviderPack, screen: &'a str) -> Taken<'a> {
         Taken {
             history: pack.history_text(screen),
-            composer: pack
-                .composer_lines(screen)
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
+            composer: pack.composer_lines(screen),
             echoes: pack.echo_count(screen),
         }
     }
@@ -1178,7 +1174,12 @@ impl Orchestrator {
             // After Enter, a ready screen that has not taken the input has not answered it:
             // the input is queued, on its way, or still in the composer (whatever flashed on
             // screen meanwhile).
-            let held = matches!(reading, TerminalStatus::Completed | TerminalStatus::Idle)
+            // Only while an input is being submitted or awaits its answer: once answered, the
+            // baseline says nothing about what the CLI does next.
+            let submitting = lock(&live.submitted_screen).is_some();
+            let pending = submitting || lock(&live.machine).awaiting_reply();
+            let held = pending
+                && matches!(reading, TerminalStatus::Completed | TerminalStatus::Idle)
                 && lock(&live.submitted_history)
                     .as_ref()
                     .is_some_and(|before| before.not_taken(&Taken::read(&live.pack, &screen)));
@@ -1865,10 +1866,7 @@ mod tests {
         // the history shows.
         let in_composer = Taken {
             history: "> send it\n✦ Message sent.\n  Tip: something new".into(),
-            composer: vec![
-                "────".into(),
-                "* CALL-HANDOFF: delegate this to a worker \u{200b}".into(),
-            ],
+            composer: vec!["────", "* CALL-HANDOFF: delegate this to a worker \u{200b}"],
             echoes: 1,
         };
         assert!(before.not_taken(&in_composer));
