@@ -69,6 +69,12 @@ pub(crate) async fn ops(State(state): State<AppState>, request: Request) -> Resp
         .map(axum::body::Body::new)
 }
 
+/// The method of a JSON-RPC message (a response has none).
+#[derive(serde::Deserialize)]
+struct JsonRpcMethod {
+    method: Option<String>,
+}
+
 /// `POST /mcp/agents/{terminal_id}`: the path names the caller for every tool. A served
 /// `tools/list` tells the orchestrator that the agent's model can see cao's tools now.
 pub(crate) async fn agent(
@@ -87,9 +93,10 @@ pub(crate) async fn agent(
             .into_response()
         }
     };
-    let method = serde_json::from_slice::<serde_json::Value>(&body)
+    // Only the method is read here (the rest is skipped, not built); rmcp parses the message.
+    let method = serde_json::from_slice::<JsonRpcMethod>(&body)
         .ok()
-        .and_then(|message| message["method"].as_str().map(str::to_string))
+        .and_then(|message| message.method)
         .unwrap_or_default();
     tracing::debug!(terminal = %terminal_id, %method, "agent MCP request");
     let lists_tools = method == "tools/list";
