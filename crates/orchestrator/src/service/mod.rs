@@ -355,8 +355,7 @@ impl Baseline {
         {
             return true;
         }
-        let opening = |text: &str| text.lines().next().unwrap_or_default().to_string();
-        if opening(&screen.history) != opening(&self.history) {
+        if screen.history.lines().next() != self.history.lines().next() {
             return false;
         }
         let shown = |text: &str| {
@@ -417,10 +416,10 @@ struct Live {
     /// The screen as it was just before the last Enter: while the pane still shows exactly
     /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
     submitted_screen: Arc<Mutex<Option<String>>>,
-    /// The history (above the composer) before the last input was typed: after Enter, while
-    /// the history is still this, a ready reading shows the previous turn's reply and the
-    /// input is not answered yet (a CLI may clear its composer well before it echoes the
-    /// input, flash a spinner, or queue the input while it initializes).
+    /// The screen before the last input was typed (see [`Baseline`]): after Enter, a ready
+    /// reading that has not taken the input shows the previous turn's reply, and the input is
+    /// not answered yet (a CLI may clear its composer well before it echoes the input, flash
+    /// a spinner, queue the input while it initializes, or ignore the Enter).
     submitted_history: Arc<Mutex<Option<Baseline>>>,
     /// Set once the CLI listed cao's MCP tools (see [`Orchestrator::agent_listed_tools`]).
     tools_listed: Arc<tokio::sync::watch::Sender<bool>>,
