@@ -60,6 +60,9 @@ pub struct LaunchSpec {
     pub argv: Option<Vec<String>>,
     /// Environment for the program, on top of the backend's own.
     pub env: Vec<(String, String)>,
+    /// Variables removed from what the program inherits from the backend; a name also in
+    /// `env` is removed too, so callers leave those out.
+    pub env_unset: Vec<String>,
     /// Working directory.
     pub cwd: Option<PathBuf>,
     /// Columns and rows, when the backend lets the caller choose.

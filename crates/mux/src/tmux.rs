@@ -26,7 +26,7 @@
 //! - Both sources see most deaths; [`ReportedDeaths`] makes them one [`PaneEvent::Exited`].
 //!   Nothing stays behind in tmux: no buffer, no option, no pane left in a mode.
 //!
-//! Measured on tmux 3.3a (`death_to_event_latency` in `tests/tmux_deaths.rs`, from a timestamp
+//! Measured on tmux 3.3a (`death_to_event_latency` in `tests/tmux_panes.rs`, from a timestamp
 //! the pane writes just before it exits), death → `Exited`: with the subscription alone,
 //! 14–958 ms, median 500 ms; with the hook, median 7 ms and p90 about 20 ms over 80 deaths,
 //! the 5 that tmux missed (above) taking 0.2–0.75 s through the subscription.
@@ -608,7 +608,7 @@ impl Multiplexer for TmuxMux {
     async fn spawn(&self, spec: &LaunchSpec, placement: Placement) -> Result<PaneInfo, MuxError> {
         check_name("session name", &spec.session)?;
         check_name("window name", &spec.window)?;
-        for (key, _) in &spec.env {
+        for key in spec.env.iter().map(|(key, _)| key).chain(&spec.env_unset) {
             check_env_name(key)?;
         }
         for key in spec.identity.keys() {
@@ -655,8 +655,13 @@ impl Multiplexer for TmuxMux {
             }
             words.push("--".into());
             // tmux hands a single word to `sh -c`; `env` makes it an exec like longer argvs.
-            if program.len() == 1 {
+            // tmux cannot remove a variable from a pane's environment, `env -u` can.
+            if program.len() == 1 || !spec.env_unset.is_empty() {
                 words.push("env".into());
+            }
+            for name in &spec.env_unset {
+                words.push("-u".into());
+                words.push(name.clone());
             }
             words.extend(program.iter().cloned());
         }

@@ -8,7 +8,9 @@
 //! failed. A CLI that cannot be installed is skipped with a loud message, or fails the run
 //! when `CAO_CONFORMANCE_REQUIRE_ALL=1` (CI). `CAO_SKIP_CONFORMANCE=1` skips everything;
 //! `CAO_CONFORMANCE_REPORT_ONLY=1` runs everything and prints the report but does not fail the
-//! run on a failed case (CI, until the start-up races in `docs/agent-clis.md` are fixed).
+//! run on a failed case (for exploring a new CLI version). Every case runs with `CI=true` and
+//! `GITHUB_ACTIONS=true`, as under a CI job runner, wherever the suite runs: some CLIs change
+//! how they run under those, and their packs must hold either way.
 //! Arguments that do not start with `-` select cases by name (`claude`, …, `team`).
 
 mod cases;
@@ -220,6 +222,8 @@ fn run_case(exe: &Path, case: &str, report: &Path, netns: bool) -> bool {
     command
         .env("CAO_CONFORMANCE_CASE", case)
         .env("CAO_CONFORMANCE_REPORT", report)
+        .env("CI", "true")
+        .env("GITHUB_ACTIONS", "true")
         .env_remove("TMUX")
         .stdin(Stdio::null());
     let Ok(mut child) = command.spawn() else {

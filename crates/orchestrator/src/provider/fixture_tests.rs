@@ -313,6 +313,9 @@ fn launches_render() {
             rendered.push_str(&format!("argv: {:?}\n", launch.argv));
             if model.is_none() {
                 rendered.push_str(&format!("env: {:?}\n", launch.env));
+                if !launch.env_unset.is_empty() {
+                    rendered.push_str(&format!("env_unset: {:?}\n", launch.env_unset));
+                }
                 for (path, content) in &launch.files {
                     rendered.push_str(&format!("file {}:\n{content}\n", path.display()));
                 }
@@ -509,6 +512,39 @@ fn parse_errors_name_file_line_and_key() {
         error.contains("c.toml:8") && error.contains("bogus"),
         "{error}"
     );
+}
+
+#[test]
+fn env_unset_names_are_checked_and_a_variable_the_launch_sets_is_kept() {
+    let error = ProviderPack::from_toml(
+        "c.toml",
+        &pack_text("[launch]\nargv = [\"x\"]\nenv_unset = [\"CI; rm\"]", ""),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("`CI; rm`") && error.contains("not an environment variable name"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "one line: {error}");
+
+    let pack = ProviderPack::from_toml(
+        "c.toml",
+        &pack_text(
+            "[launch]\nargv = [\"x\"]\nenv_unset = [\"CI\", \"CAO_EXTRA\", \"KEPT\"]\n[launch.env]\nKEPT = \"1\"",
+            "",
+        ),
+    )
+    .unwrap();
+    let launch = pack.render_launch(&context()).unwrap();
+    // The pack sets KEPT and the caller CAO_EXTRA: only CI is taken away.
+    assert_eq!(launch.env_unset, ["CI"]);
+}
+
+#[test]
+fn gemini_does_not_inherit_the_variables_that_make_it_headless() {
+    let launch = pack_for("gemini_cli/x").render_launch(&context()).unwrap();
+    assert_eq!(launch.env_unset, ["CI", "GITHUB_ACTIONS"]);
 }
 
 #[test]

@@ -59,6 +59,8 @@ impl LaunchContext {
 pub struct RenderedLaunch {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Inherited variables to remove; none of them is in `env`.
+    pub env_unset: Vec<String>,
     /// Absolute path and content of each file to write before launch.
     pub files: Vec<(PathBuf, String)>,
 }
@@ -173,7 +175,19 @@ impl ProviderPack {
             env.retain(|(existing, _)| existing != name);
             env.push((name.clone(), value.clone()));
         }
-        Ok(RenderedLaunch { argv, env, files })
+        let env_unset = self
+            .launch
+            .env_unset
+            .iter()
+            .filter(|name| !env.iter().any(|(set, _)| set == *name))
+            .cloned()
+            .collect();
+        Ok(RenderedLaunch {
+            argv,
+            env,
+            env_unset,
+            files,
+        })
     }
 }
 

@@ -71,6 +71,11 @@ pub struct Launch {
     /// Environment templates added to the pane's environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Variables removed from the environment the CLI would inherit from cao's server and the
+    /// multiplexer, because they change how it runs (Gemini CLI turns headless under
+    /// `CI=true`). A value the pack or the caller sets still reaches the CLI.
+    #[serde(default)]
+    pub env_unset: Vec<String>,
 }
 
 /// One argv entry: a template, a group of templates kept only when all its placeholders
@@ -351,6 +356,14 @@ impl ProviderPack {
                 )));
             }
         }
+        for name in self.launch.env.keys().chain(&self.launch.env_unset) {
+            if !is_env_name(name) {
+                return Err(invalid(format!(
+                    "`{}` in `launch.env` or `launch.env_unset` is not an environment variable name (letters, digits and `_`, not starting with a digit)",
+                    name.escape_debug()
+                )));
+            }
+        }
         for step in &self.launch.argv {
             let empty = match step {
                 ArgTemplate::Arg(_) => false,
@@ -378,6 +391,14 @@ impl ProviderPack {
                 .any(|line| dialog.regex.is_match(line))
         })
     }
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -954,6 +954,7 @@ impl Orchestrator {
                 &terminal_id,
                 argv,
                 &launch.env,
+                &launch.env_unset,
                 &launch.files,
                 &config_dir,
                 &request.env_vars,
@@ -1029,6 +1030,7 @@ impl Orchestrator {
         terminal_id: &str,
         argv: Vec<String>,
         pack_env: &[(String, String)],
+        pack_env_unset: &[String],
         files: &[(PathBuf, String)],
         config_dir: &Path,
         request_env: &BTreeMap<String, String>,
@@ -1062,11 +1064,17 @@ impl Orchestrator {
         env.extend(self.inner.agent_env.iter().cloned());
         env.extend(pack_env.iter().cloned());
         env.extend(request_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let env_unset = pack_env_unset
+            .iter()
+            .filter(|name| !env.iter().any(|(set, _)| set == *name))
+            .cloned()
+            .collect();
         let spec = LaunchSpec {
             session: session.to_string(),
             window: window.to_string(),
             argv: Some(argv),
             env,
+            env_unset,
             cwd: Some(working_directory.to_path_buf()),
             size: Some((200, 50)),
             identity: BTreeMap::from([(TERMINAL_ID_KEY.to_string(), terminal_id.to_string())]),

@@ -1,12 +1,12 @@
-//! Pane deaths through the tmux backend against a real tmux server (a private socket per test):
-//! one `PaneEvent::Exited` per death, the exit status readable afterwards, and nothing left
-//! behind in tmux.
+//! Panes through the tmux backend against a real tmux server (a private socket per test): the
+//! environment a pane's program starts with, one `PaneEvent::Exited` per death, the exit status
+//! readable afterwards, and nothing left behind in tmux.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cao_mux::tmux::TmuxMux;
-use cao_mux::{LaunchSpec, Multiplexer, PaneEvent, PaneRef, Placement};
+use cao_mux::{LaunchSpec, Multiplexer, MuxError, PaneEvent, PaneRef, Placement};
 use cao_tmux::engine::{ControlOptions, Notification};
 use cao_tmux::Socket;
 use tokio::sync::broadcast;
@@ -24,7 +24,7 @@ impl Server {
     fn new() -> Server {
         Server {
             dir: tempfile::Builder::new()
-                .prefix("cao-mux-deaths-")
+                .prefix("cao-mux-panes-")
                 .tempdir()
                 .expect("temporary directory"),
         }
@@ -185,6 +185,69 @@ fn deaths_of(events: &[PaneEvent], pane: &PaneRef) -> usize {
         .count()
 }
 
+/// Exits 0 when the environment is as `a_pane_starts_without_the_inherited_variables_it_unsets`
+/// sets it up; 3, 4 or 5 name the variable that is not.
+const ENVIRONMENT_CHECK: &str = r#"[ -z "${CAO_PROBE_DROPPED+set}" ] || exit 3
+[ "$CAO_PROBE_KEPT" = inherited ] || exit 4
+[ "$CAO_PROBE_SET" = "a b;'c" ] || exit 5"#;
+
+async fn exit_status_of(mux: &TmuxMux, spec: LaunchSpec) -> Option<i32> {
+    let mut events = mux.events();
+    let pane = mux
+        .spawn(&spec, Placement::NewSession)
+        .await
+        .expect("pane spawns")
+        .pane;
+    wait_for_deaths(&mut events, &[&pane]).await;
+    mux.facts(&pane)
+        .await
+        .expect("the dead pane stays readable")
+        .exit_status
+}
+
+#[tokio::test]
+async fn a_pane_starts_without_the_inherited_variables_it_unsets() {
+    if !tmux_available() {
+        return;
+    }
+    let server = Server::new();
+    let mux = server.mux();
+    let _first = spawn(&mux, "first", vec!["cat".into()]).await;
+    for name in ["CAO_PROBE_DROPPED", "CAO_PROBE_KEPT"] {
+        server.tmux(&["set-environment", "-g", name, "inherited"]);
+    }
+    let spec = |session: &str, unset: &[&str]| LaunchSpec {
+        session: session.into(),
+        window: "main".into(),
+        argv: Some(vec!["sh".into(), "-c".into(), ENVIRONMENT_CHECK.into()]),
+        env: vec![("CAO_PROBE_SET".into(), "a b;'c".into())],
+        env_unset: unset.iter().map(|name| name.to_string()).collect(),
+        ..LaunchSpec::default()
+    };
+
+    let unset = exit_status_of(&mux, spec("unset", &["CAO_PROBE_DROPPED"])).await;
+    assert_eq!(unset, Some(0), "exit 3: still inherited, 4/5: others lost");
+    let inherited = exit_status_of(&mux, spec("inherited", &[])).await;
+    assert_eq!(
+        inherited,
+        Some(3),
+        "without env_unset the variable is inherited"
+    );
+
+    let hostile = mux
+        .spawn(&spec("hostile", &["CI; rm -rf ~"]), Placement::NewSession)
+        .await
+        .map(|info| info.pane);
+    assert!(
+        matches!(&hostile, Err(MuxError::Invalid { what, .. }) if what.contains("environment variable name")),
+        "{hostile:?}"
+    );
+    assert!(!server
+        .tmux(&["list-sessions", "-F", "#{session_name}"])
+        .contains("hostile"));
+    mux.shutdown().await;
+}
+
 #[tokio::test]
 async fn an_exiting_pane_reports_its_death_once_with_its_status() {
     if !tmux_available() {
@@ -285,7 +348,7 @@ async fn a_pane_watched_in_copy_mode_keeps_its_mode_and_still_reports_its_death(
 
 /// Prints how long a death takes to arrive as `PaneEvent::Exited` (measured from a timestamp
 /// the pane's shell writes just before it exits). A measurement, not a test:
-/// `cargo test -p cao-mux --test tmux_deaths -- --ignored --nocapture`.
+/// `cargo test -p cao-mux --test tmux_panes -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore]
 async fn death_to_event_latency() {
