@@ -681,10 +681,18 @@ reply = "Lead final: {rest}"
         let expected = "Lead final: Gemini review: parser approved ✓";
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
-            if world.status(&lead).await? == "completed"
-                && world.last_output(&lead).await? == expected
-            {
-                break;
+            if world.status(&lead).await? == "completed" {
+                let last = world.last_output(&lead).await?;
+                if last == expected {
+                    break;
+                }
+                // Gemini's message came and the lead answered it: a wrong answer will not
+                // change (read again after the status, so it is not one still streaming).
+                if last.starts_with("Lead final: ") && world.status(&lead).await? == "completed" {
+                    return Err(format!(
+                        "the lead's last reply is {last:?}, expected {expected:?}"
+                    ));
+                }
             }
             // The lead's model turn could not call cao's tools: say so now, not at the deadline.
             let missing = world.model_requests().into_iter().find(|line| {
