@@ -11,7 +11,7 @@ use cao_orchestrator::TerminalStatus;
 
 mod common;
 
-use common::{ready, Fixture, DEADLINE};
+use common::{ready, ready_terminal, Fixture, DEADLINE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mock_agent_goes_idle_then_completes_a_hostile_multiline_task_byte_for_byte() {
@@ -189,14 +189,7 @@ async fn a_restarted_orchestrator_re_adopts_live_terminals_without_restarting_th
     let fixture = Fixture::new();
     let terminal = {
         let (orchestrator, mux) = fixture.start().await;
-        let terminal = orchestrator
-            .create_session(fixture.request("adopt"))
-            .await
-            .unwrap();
-        orchestrator
-            .wait_for_status(&terminal.id, ready, DEADLINE)
-            .await
-            .unwrap();
+        let terminal = ready_terminal(&orchestrator, fixture.request("adopt")).await;
         orchestrator.stop_watching();
         mux.shutdown().await;
         terminal
@@ -230,14 +223,7 @@ async fn a_restarted_orchestrator_re_adopts_live_terminals_without_restarting_th
 async fn a_waiter_fails_fast_when_its_terminal_is_deleted() {
     let fixture = Fixture::new();
     let (orchestrator, _mux) = fixture.start().await;
-    let terminal = orchestrator
-        .create_session(fixture.request("waiter"))
-        .await
-        .unwrap();
-    orchestrator
-        .wait_for_status(&terminal.id, ready, DEADLINE)
-        .await
-        .unwrap();
+    let terminal = ready_terminal(&orchestrator, fixture.request("waiter")).await;
     let waiter = {
         let orchestrator = orchestrator.clone();
         let id = terminal.id.clone();
@@ -263,14 +249,7 @@ async fn a_waiter_fails_fast_when_its_terminal_is_deleted() {
 async fn a_turn_is_not_completed_by_the_previous_turns_screen() {
     let fixture = Fixture::new();
     let (orchestrator, mux) = fixture.start().await;
-    let terminal = orchestrator
-        .create_session(fixture.request("stale"))
-        .await
-        .unwrap();
-    orchestrator
-        .wait_for_status(&terminal.id, ready, DEADLINE)
-        .await
-        .unwrap();
+    let terminal = ready_terminal(&orchestrator, fixture.request("stale")).await;
     orchestrator
         .send_input(&terminal.id, "first")
         .await
@@ -334,14 +313,7 @@ async fn a_session_killed_outside_cao_does_not_leave_its_agents_running_hidden()
     let fixture = Fixture::new();
     let terminal = {
         let (orchestrator, mux) = fixture.start().await;
-        let terminal = orchestrator
-            .create_session(fixture.request("outside"))
-            .await
-            .unwrap();
-        orchestrator
-            .wait_for_status(&terminal.id, ready, DEADLINE)
-            .await
-            .unwrap();
+        let terminal = ready_terminal(&orchestrator, fixture.request("outside")).await;
         orchestrator.stop_watching();
         mux.shutdown().await;
         terminal
@@ -394,14 +366,7 @@ async fn a_session_killed_outside_cao_does_not_leave_its_agents_running_hidden()
 async fn a_deleted_terminal_is_restored_under_the_same_id() {
     let fixture = Fixture::new();
     let (orchestrator, _mux) = fixture.start().await;
-    let terminal = orchestrator
-        .create_session(fixture.request("restore"))
-        .await
-        .unwrap();
-    orchestrator
-        .wait_for_status(&terminal.id, ready, DEADLINE)
-        .await
-        .unwrap();
+    let terminal = ready_terminal(&orchestrator, fixture.request("restore")).await;
     orchestrator.delete_terminal(&terminal.id).await.unwrap();
     assert!(orchestrator.get_terminal(&terminal.id).is_err());
     let running = orchestrator.restore_terminal("ffffffff").await.unwrap_err();
@@ -479,14 +444,7 @@ async fn input_sent_during_the_first_message_waits_for_its_answer() {
 async fn the_same_input_twice_completes_twice() {
     let fixture = Fixture::new();
     let (orchestrator, _mux) = fixture.start().await;
-    let terminal = orchestrator
-        .create_session(fixture.request("twice"))
-        .await
-        .unwrap();
-    orchestrator
-        .wait_for_status(&terminal.id, ready, DEADLINE)
-        .await
-        .unwrap();
+    let terminal = ready_terminal(&orchestrator, fixture.request("twice")).await;
     for _ in 0..2 {
         orchestrator.send_input(&terminal.id, "same").await.unwrap();
         orchestrator

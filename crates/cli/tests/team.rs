@@ -14,7 +14,7 @@ use cao_orchestrator::service::{
 };
 use cao_orchestrator::store::{HandoffStatus, InboxStatus};
 use cao_orchestrator::TerminalStatus;
-use common::{eventually, ready, Fixture, DEADLINE};
+use common::{eventually, ready, ready_terminal, Fixture, DEADLINE};
 
 /// Quick replies, a slow task and a crash on demand.
 const SCRIPT: &str = r#"
@@ -159,14 +159,7 @@ async fn bad_messages_are_refused_and_messages_to_a_deleted_terminal_fail_visibl
 async fn a_delivery_interrupted_by_a_crash_is_settled_exactly_once_at_the_next_start() {
     let fixture = Fixture::with_script(SCRIPT);
     let (orchestrator, mux) = fixture.start().await;
-    let receiver = orchestrator
-        .create_session(fixture.request("settle"))
-        .await
-        .unwrap();
-    orchestrator
-        .wait_for_status(&receiver.id, ready, DEADLINE)
-        .await
-        .unwrap();
+    let receiver = ready_terminal(&orchestrator, fixture.request("settle")).await;
     let pane = cao_mux::PaneRef(
         orchestrator
             .store()

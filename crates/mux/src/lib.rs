@@ -22,6 +22,16 @@ use tokio::sync::broadcast;
 pub mod process;
 pub mod tmux;
 
+/// Whether `name` can name an environment variable: ASCII letters, digits and `_`, not
+/// starting with a digit (what a shell accepts, and nothing it would parse).
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// A pane as its backend names it (`%7` for tmux, `12` for WezTerm). Opaque to callers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -61,7 +71,7 @@ pub struct LaunchSpec {
     /// Environment for the program, on top of the backend's own.
     pub env: Vec<(String, String)>,
     /// Variables removed from what the program inherits from the backend; a name also in
-    /// `env` is removed too, so callers leave those out.
+    /// `env` keeps that value.
     pub env_unset: Vec<String>,
     /// Working directory.
     pub cwd: Option<PathBuf>,

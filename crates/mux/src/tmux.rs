@@ -564,12 +564,7 @@ pub fn check_name(what: &'static str, name: &str) -> Result<(), MuxError> {
 }
 
 fn check_env_name(name: &str) -> Result<(), MuxError> {
-    let mut chars = name.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
+    if crate::is_env_name(name) {
         Ok(())
     } else {
         Err(MuxError::Invalid {
@@ -655,11 +650,17 @@ impl Multiplexer for TmuxMux {
             }
             words.push("--".into());
             // tmux hands a single word to `sh -c`; `env` makes it an exec like longer argvs.
-            // tmux cannot remove a variable from a pane's environment, `env -u` can.
-            if program.len() == 1 || !spec.env_unset.is_empty() {
+            // tmux cannot remove a variable from a pane's environment, `env -u` can (after
+            // tmux set `-e`, so a name set there is left alone).
+            let unset: Vec<&String> = spec
+                .env_unset
+                .iter()
+                .filter(|name| !spec.env.iter().any(|(set, _)| set == *name))
+                .collect();
+            if program.len() == 1 || !unset.is_empty() {
                 words.push("env".into());
             }
-            for name in &spec.env_unset {
+            for name in unset {
                 words.push("-u".into());
                 words.push(name.clone());
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cao_mux::tmux::TmuxMux;
 use cao_orchestrator::home::CaoHome;
-use cao_orchestrator::service::{CreateTerminal, Orchestrator, OrchestratorConfig};
+use cao_orchestrator::service::{CreateTerminal, Orchestrator, OrchestratorConfig, Terminal};
 use cao_orchestrator::TerminalStatus;
 use cao_tmux::engine::ControlOptions;
 use cao_tmux::Socket;
@@ -128,6 +128,16 @@ impl Drop for Fixture {
 
 pub fn ready(status: TerminalStatus) -> bool {
     status.is_ready()
+}
+
+/// Creates a terminal from `request` and waits (up to [`DEADLINE`]) until it is ready.
+pub async fn ready_terminal(orchestrator: &Orchestrator, request: CreateTerminal) -> Terminal {
+    let terminal = orchestrator.create_session(request).await.unwrap();
+    orchestrator
+        .wait_for_status(&terminal.id, ready, DEADLINE)
+        .await
+        .unwrap();
+    terminal
 }
 
 /// One line of a mock agent's log.

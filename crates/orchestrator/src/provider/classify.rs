@@ -46,22 +46,47 @@ impl ProviderPack {
     }
 }
 
-impl ProviderPack {
+/// What a screen shows of the last input: the last turn's text, the composer, and how many
+/// inputs the history echoes. See [`ProviderPack::input_view`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputView<'a> {
     /// The last turn in the history above the composer (from the last echoed input on; the
     /// whole history when the pack names no echo or none is on screen), as one text, without
     /// the chrome lines the extraction's `stop` names (hints drawn far to the right that come
     /// and go as the user types) and with what its `strip` removes from each line (side
     /// panels). What a new turn changes and a redraw higher up does not.
-    pub fn history_text(&self, screen: &str) -> String {
+    pub history: String,
+    /// The composer and what is under it (nothing when the pack has no composer anchor or
+    /// it is not on the screen): where typed text waits until the CLI takes it.
+    pub composer: Vec<&'a str>,
+    /// How many echoed inputs the history above the composer shows (0 without an echo rule).
+    pub echoes: usize,
+}
+
+impl ProviderPack {
+    /// Reads the screen's [`InputView`], in one pass over its lines.
+    pub fn input_view<'a>(&self, screen: &'a str) -> InputView<'a> {
         let lines = screen_lines(screen);
-        let chrome = self.extract.stop.as_ref();
-        let history = history(&lines, self.composer.as_ref());
-        let last_echo = self
-            .status
-            .turn
+        let composer_at = self
+            .composer
             .as_ref()
-            .and_then(|turn| history.iter().rposition(|line| turn.echo.is_match(line)));
-        history[last_echo.unwrap_or(0)..]
+            .and_then(|anchor| anchor_index(&lines, anchor));
+        let (history, composer) = match composer_at {
+            Some(index) => (&lines[..index], lines[index..].to_vec()),
+            None => (&lines[..], Vec::new()),
+        };
+        let mut echoes = 0;
+        let mut last_echo = 0;
+        if let Some(turn) = &self.status.turn {
+            for (index, line) in history.iter().enumerate() {
+                if turn.echo.is_match(line) {
+                    echoes += 1;
+                    last_echo = index;
+                }
+            }
+        }
+        let chrome = self.extract.stop.as_ref();
+        let history = history[last_echo..]
             .iter()
             .filter(|line| !line.trim().is_empty())
             .filter(|line| !chrome.is_some_and(|stop| stop.is_match(line)))
@@ -71,35 +96,12 @@ impl ProviderPack {
                 None => line.to_string(),
             })
             .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-impl ProviderPack {
-    /// The composer and what is under it (nothing when the pack has no composer anchor or
-    /// it is not on the screen): where typed text waits until the CLI takes it.
-    pub fn composer_lines<'a>(&self, screen: &'a str) -> Vec<&'a str> {
-        let lines = screen_lines(screen);
-        match self
-            .composer
-            .as_ref()
-            .and_then(|anchor| anchor_index(&lines, anchor))
-        {
-            Some(index) => lines[index..].to_vec(),
-            None => Vec::new(),
+            .join("\n");
+        InputView {
+            history,
+            composer,
+            echoes,
         }
-    }
-
-    /// How many echoed inputs the history above the composer shows (0 without an echo rule).
-    pub fn echo_count(&self, screen: &str) -> usize {
-        let Some(turn) = self.status.turn.as_ref() else {
-            return 0;
-        };
-        let lines = screen_lines(screen);
-        history(&lines, self.composer.as_ref())
-            .iter()
-            .filter(|line| turn.echo.is_match(line))
-            .count()
     }
 }
 

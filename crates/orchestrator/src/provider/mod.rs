@@ -52,6 +52,7 @@ mod fixture_tests;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+pub use classify::InputView;
 pub use error::PackError;
 pub use launch::{LaunchContext, RenderedLaunch};
 pub use pack::{

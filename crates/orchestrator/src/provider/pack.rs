@@ -357,7 +357,7 @@ impl ProviderPack {
             }
         }
         for name in self.launch.env.keys().chain(&self.launch.env_unset) {
-            if !is_env_name(name) {
+            if !cao_mux::is_env_name(name) {
                 return Err(invalid(format!(
                     "`{}` in `launch.env` or `launch.env_unset` is not an environment variable name (letters, digits and `_`, not starting with a digit)",
                     name.escape_debug()
@@ -391,14 +391,6 @@ impl ProviderPack {
                 .any(|line| dialog.regex.is_match(line))
         })
     }
-}
-
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 use crate::home::{CaoHome, HomeError};
 use crate::profile::{ProfileCatalog, ProfileError};
 use crate::provider::{
-    find_executable, ExitStep, LaunchContext, PackError, PackRegistry, ProviderPack,
+    find_executable, ExitStep, InputView, LaunchContext, PackError, PackRegistry, ProviderPack,
     SystemPromptDelivery,
 };
 use crate::store::{HandoffStatus, InboxStatus};
@@ -346,7 +346,7 @@ impl Baseline {
     /// the history is what it was before the input was typed, or no new turn began and
     /// the input shows under the last one (queued behind a turn the CLI is finishing, or
     /// drawn before the CLI opened the turn: opencode prints the input block first).
-    fn not_taken(&self, screen: &Taken) -> bool {
+    fn not_taken(&self, screen: &InputView) -> bool {
         if !self.entered || screen.echoes > self.echoes {
             return false;
         }
@@ -374,23 +374,6 @@ impl Baseline {
         let line = without_border(line);
         !input.is_empty()
             && (line == input || (line.chars().count() >= 20 && input.starts_with(line)))
-    }
-}
-
-/// What a screen says about the last input: its history, composer and echo count.
-struct Taken<'a> {
-    history: String,
-    composer: Vec<&'a str>,
-    echoes: usize,
-}
-
-impl<'a> Taken<'a> {
-    fn read(pack: &ProviderPack, screen: &'a str) -> Taken<'a> {
-        Taken {
-            history: pack.history_text(screen),
-            composer: pack.composer_lines(screen),
-            echoes: pack.echo_count(screen),
-        }
     }
 }
 
@@ -1064,17 +1047,12 @@ impl Orchestrator {
         env.extend(self.inner.agent_env.iter().cloned());
         env.extend(pack_env.iter().cloned());
         env.extend(request_env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let env_unset = pack_env_unset
-            .iter()
-            .filter(|name| !env.iter().any(|(set, _)| set == *name))
-            .cloned()
-            .collect();
         let spec = LaunchSpec {
             session: session.to_string(),
             window: window.to_string(),
             argv: Some(argv),
             env,
-            env_unset,
+            env_unset: pack_env_unset.to_vec(),
             cwd: Some(working_directory.to_path_buf()),
             size: Some((200, 50)),
             identity: BTreeMap::from([(TERMINAL_ID_KEY.to_string(), terminal_id.to_string())]),
@@ -1189,7 +1167,7 @@ impl Orchestrator {
                 && matches!(reading, TerminalStatus::Completed | TerminalStatus::Idle)
                 && lock(&live.submitted_history)
                     .as_ref()
-                    .is_some_and(|before| before.not_taken(&Taken::read(&live.pack, &screen)));
+                    .is_some_and(|before| before.not_taken(&live.pack.input_view(&screen)));
             {
                 let mut submitted = lock(&live.submitted_screen);
                 if let Some(before) = submitted.as_deref() {
@@ -1515,11 +1493,14 @@ impl Orchestrator {
             .find(|line| !line.is_empty())
             .unwrap_or_default()
             .to_string();
-        *lock(&live.submitted_history) = before.as_deref().map(|screen| Baseline {
-            history: live.pack.history_text(screen),
-            first_line,
-            entered: false,
-            echoes: live.pack.echo_count(screen),
+        *lock(&live.submitted_history) = before.as_deref().map(|screen| {
+            let view = live.pack.input_view(screen);
+            Baseline {
+                history: view.history,
+                first_line,
+                entered: false,
+                echoes: view.echoes,
+            }
         });
     }
 
@@ -1835,7 +1816,7 @@ mod tests {
             entered: true,
             echoes: 1,
         };
-        let seen = |history: &str, echoes: usize| Taken {
+        let seen = |history: &str, echoes: usize| InputView {
             history: history.into(),
             composer: Vec::new(),
             echoes,
@@ -1871,7 +1852,7 @@ mod tests {
         .not_taken(&seen("> send it\n✦ Message sent.", 1)));
         // Still in the composer (Qwen Code leaves a zero-width space after it), whatever
         // the history shows.
-        let in_composer = Taken {
+        let in_composer = InputView {
             history: "> send it\n✦ Message sent.\n  Tip: something new".into(),
             composer: vec!["────", "* CALL-HANDOFF: delegate this to a worker \u{200b}"],
             echoes: 1,

@@ -374,7 +374,8 @@ impl Orchestrator {
             )));
         }
         Err(OrchestratorError::Unavailable(format!(
-            "terminal {id} did not take the task: its screen did not change after the submission and two more Enter presses"
+            "terminal {id} did not take the task: its screen did not change after the submission and {} more Enter presses",
+            super::SUBMIT_TRIES - 1
         )))
     }
 
