@@ -248,8 +248,9 @@ async fn sigkill_mid_burst_loses_and_repeats_nothing_and_keeps_each_senders_orde
                 let body = input.split_once('\n').unwrap().1;
                 let head = body.lines().next().unwrap();
                 let (from, sequence) = head.trim_start_matches('m').split_once('-').unwrap();
+                // The escape byte is not pasted (a paste carries no control bytes).
                 assert!(
-                    body.ends_with("line two; \"quoted\" 'single' $(nope) `tick` \u{1b}[1m"),
+                    body.ends_with("line two; \"quoted\" 'single' $(nope) `tick` [1m"),
                     "{body:?}"
                 );
                 (from.parse().unwrap(), sequence.parse().unwrap())

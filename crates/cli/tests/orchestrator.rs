@@ -42,7 +42,10 @@ async fn a_mock_agent_goes_idle_then_completes_a_hostile_multiline_task_byte_for
         .await
         .unwrap();
     assert_eq!(status, TerminalStatus::Completed);
-    assert_eq!(fixture.logged_inputs(), vec![message.to_string()]);
+    // Byte for byte, except the escape byte: a paste carries no control bytes but tab and
+    // line feed.
+    let pasted = message.replace('\u{1b}', "");
+    assert_eq!(fixture.logged_inputs(), vec![pasted]);
     let last = orchestrator
         .output(&terminal.id, OutputMode::Last)
         .await
@@ -267,6 +270,8 @@ async fn a_turn_is_not_completed_by_the_previous_turns_screen() {
         .unwrap()
         .pane
         .to_string();
+    // The tmux pane id, without the server it belongs to (`%3@<server>`).
+    let pane = pane.split('@').next().unwrap().to_string();
     let input = |flag: &str| {
         std::process::Command::new("tmux")
             .args(["-L", &fixture.socket, "select-pane", flag, "-t", &pane])

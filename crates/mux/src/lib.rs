@@ -32,6 +32,33 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// `text` as it may be pasted into a pane: the bytes a terminal would act on instead of
+/// showing are removed, so pasted text can never leave the paste (`ESC [201~` ends a
+/// bracketed paste early; what follows it would be typed as keys) nor act as a key itself.
+///
+/// The rule: tab and line feed stay; carriage return, alone or before a line feed, becomes a
+/// line feed; every other C0 control (NUL, ESC, BEL, backspace, …), DEL and the C1 controls
+/// (U+0080–U+009F) are dropped. Everything else, all printable Unicode included, is kept byte
+/// for byte.
+pub fn paste_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let clean = |c: char| c == '\t' || c == '\n' || !(c.is_control());
+    if text.chars().all(clean) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' {
+            if chars.peek() != Some(&'\n') {
+                out.push('\n');
+            }
+        } else if clean(c) {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A pane as its backend names it (`%7` for tmux, `12` for WezTerm). Opaque to callers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -139,8 +166,12 @@ pub enum PaneEvent {
     Output(PaneRef),
     /// The pane's program exited (the pane may still be readable).
     Exited(PaneRef),
-    /// Events may have been missed (a reconnection): re-read whatever matters.
+    /// Events may have been missed (a reconnection), or a pane or window closed: re-read
+    /// whatever matters.
     Resync,
+    /// The backend server exited or cannot be reached any more: every pane made before is
+    /// gone (operations on them fail with [`MuxError::ServerGone`]).
+    ServerLost { reason: String },
 }
 
 /// The backend's identity and version, for reports and pre-flight checks.
@@ -167,6 +198,10 @@ pub enum MuxError {
     NoSession(String),
     #[error("pane {0} does not exist")]
     NoPane(PaneRef),
+    /// The server (or backend process) the pane lived on is gone, and with it every pane it
+    /// had; a pane reference never reaches a pane of a server started since.
+    #[error("{0}")]
+    ServerGone(String),
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
     #[error("{command} failed: {reason}")]
@@ -243,4 +278,35 @@ pub trait Multiplexer: Send + Sync {
 
     /// The argv a user runs to look at a session.
     fn attach_command(&self, session: &str) -> Vec<String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn pasted_text_keeps_words_and_lines_and_drops_what_a_terminal_acts_on() {
+        assert_eq!(
+            paste_text("plain ✓ text\tand\nlines"),
+            "plain ✓ text\tand\nlines"
+        );
+        assert!(matches!(paste_text("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(paste_text("a\u{1b}[201~b"), "a[201~b");
+        assert_eq!(paste_text("a\r\nb\rc"), "a\nb\nc");
+        assert_eq!(paste_text("x\u{0}\u{3}\u{7}\u{8}\u{7f}\u{9b}y"), "xy");
+    }
+
+    proptest! {
+        #[test]
+        fn pasted_text_never_carries_a_control_byte(text in any::<String>()) {
+            let pasted = paste_text(&text);
+            prop_assert!(pasted.chars().all(|c| c == '\t' || c == '\n' || !c.is_control()));
+            let again = paste_text(&pasted).into_owned();
+            prop_assert_eq!(again.as_str(), pasted.as_ref());
+            let kept: String = text.chars().filter(|c| !c.is_control()).collect();
+            let shown: String = pasted.chars().filter(|c| !c.is_control()).collect();
+            prop_assert_eq!(kept, shown);
+        }
+    }
 }

@@ -38,7 +38,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cao_tmux::engine::{
-    ControlEngine, ControlOptions, Engine, EngineError, Notification, WeakControlEngine,
+    ControlEngine, ControlOptions, Engine, EngineError, Notification, ServerIdentity, ServerState,
+    WeakControlEngine,
 };
 use cao_tmux::{CommandOutput, PaneId, Socket, TmuxCommand, TmuxVersion};
 use tokio::sync::broadcast;
@@ -71,6 +72,9 @@ const REAP_CHECKS: u32 = 10;
 /// [`ReportedDeaths`] is pruned of panes that no longer exist once it holds this many, then
 /// each time it doubles.
 const PRUNE_FLOOR: usize = 64;
+
+/// How long a lost connection may take to show whether its server is still there.
+const SERVER_CHECK_WAIT: Duration = Duration::from_millis(900);
 
 /// How long a killed process tree gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_millis(800);
@@ -146,6 +150,7 @@ impl TmuxMux {
     fn start_event_task(&self) {
         let mut notifications = self.engine.notifications();
         let mut connections = self.engine.connections();
+        let mut servers = self.engine.server_state();
         let watch = EventWatch {
             engine: self.engine.downgrade(),
             events: self.events.clone(),
@@ -168,6 +173,15 @@ impl TmuxMux {
                         // Possibly a new server, whose pane ids start again.
                         lock(&watch.deaths).clear();
                         let _ = watch.events.send(PaneEvent::Resync);
+                    }
+                    changed = servers.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let state = servers.borrow_and_update().clone();
+                        if let ServerState::Lost { server, reason } = state {
+                            watch.connection_lost(server, reason).await;
+                        }
                     }
                 }
             }
@@ -218,44 +232,139 @@ impl TmuxMux {
     }
 
     /// Links the pane's window into the control session so its output reaches cao.
-    async fn link_for_events(&self, window_id: &str) -> Result<(), MuxError> {
+    async fn link_for_events(
+        &self,
+        server: &ServerIdentity,
+        window_id: &str,
+    ) -> Result<(), MuxError> {
+        let control = format!("={}", self.control_session());
         let linked = self
-            .run(argv(&[
-                "list-windows",
-                "-t",
-                &format!("={}", self.control_session()),
-                "-F",
-                "#{window_id}",
-            ]))
+            .run_on(
+                server,
+                vec![TmuxCommand::new(argv(&[
+                    "list-windows",
+                    "-t",
+                    &control,
+                    "-F",
+                    "#{window_id}",
+                ]))],
+            )
             .await?;
-        if linked.stdout.iter().any(|line| line == window_id) {
+        if linked
+            .iter()
+            .flat_map(|output| &output.stdout)
+            .any(|line| line == window_id)
+        {
             return Ok(());
         }
-        self.run(argv(&[
-            "link-window",
-            "-d",
-            "-s",
-            window_id,
-            "-t",
-            &format!("={}:", self.control_session()),
-        ]))
+        self.run_on(
+            server,
+            vec![TmuxCommand::new(argv(&[
+                "link-window",
+                "-d",
+                "-s",
+                window_id,
+                "-t",
+                &format!("{control}:"),
+            ]))],
+        )
         .await
         .map(|_| ())
     }
 
-    async fn window_of(&self, pane: &PaneRef) -> Result<String, MuxError> {
-        let output = self
-            .run(argv(&[
-                "display-message",
-                "-p",
-                "-t",
-                pane.as_str(),
-                "#{window_id}",
-            ]))
-            .await
-            .map_err(|error| missing_pane(error, pane))?;
-        Ok(output.stdout.first().cloned().unwrap_or_default())
+    async fn window_of(&self, pane: &PaneRef) -> Result<(ServerIdentity, String), MuxError> {
+        let (server, target) = split_pane(pane)?;
+        let outputs = self
+            .on_pane(
+                pane,
+                vec![TmuxCommand::new(argv(&[
+                    "display-message",
+                    "-p",
+                    "-t",
+                    target,
+                    "#{pane_id} #{window_id}",
+                ]))],
+            )
+            .await?;
+        let line = outputs
+            .first()
+            .and_then(|output| output.stdout.first())
+            .cloned()
+            .unwrap_or_default();
+        // display-message falls back to the current pane when the target vanished.
+        match line.split_once(' ') {
+            Some((found, window)) if found == target => Ok((server, window.to_string())),
+            _ => Err(MuxError::NoPane(pane.clone())),
+        }
     }
+
+    /// The server cao's panes live on, started (with the control session) when none runs.
+    async fn server_for_spawn(&self) -> Result<ServerIdentity, MuxError> {
+        match self.engine.server_identity().await {
+            Ok(server) => Ok(server),
+            Err(EngineError::NoServer { .. }) => {
+                self.engine.connect().await.map_err(engine_error)?;
+                self.engine.server_identity().await.map_err(engine_error)
+            }
+            Err(error) => Err(engine_error(error)),
+        }
+    }
+
+    /// Runs commands on `server` and no other (see [`ControlEngine::execute_on_server`]);
+    /// the first command tmux refuses is the error.
+    async fn run_on(
+        &self,
+        server: &ServerIdentity,
+        commands: Vec<TmuxCommand>,
+    ) -> Result<Vec<CommandOutput>, MuxError> {
+        let names: Vec<String> = commands.iter().map(|c| c.name().to_string()).collect();
+        let outputs = self
+            .engine
+            .execute_on_server(server, commands)
+            .await
+            .map_err(engine_error)?;
+        for (output, command) in outputs.iter().zip(names) {
+            if !output.succeeded() {
+                return Err(MuxError::Command {
+                    command,
+                    reason: output.error_text(),
+                });
+            }
+        }
+        Ok(outputs)
+    }
+
+    /// [`TmuxMux::run_on`] the server `pane` lives on; a pane that is gone is `NoPane`.
+    async fn on_pane(
+        &self,
+        pane: &PaneRef,
+        commands: Vec<TmuxCommand>,
+    ) -> Result<Vec<CommandOutput>, MuxError> {
+        let (server, _) = split_pane(pane)?;
+        self.run_on(&server, commands)
+            .await
+            .map_err(|error| missing_pane(error, pane))
+    }
+}
+
+/// A pane reference: the tmux pane id and the server it belongs to (`%7@1234-1733170000`),
+/// so a reference outlives neither its server nor its pane id's meaning.
+fn pane_ref(server: &ServerIdentity, pane_id: &str) -> PaneRef {
+    PaneRef(format!("{pane_id}@{server}"))
+}
+
+/// The server and the tmux target (`%7`) of a reference made by [`pane_ref`].
+fn split_pane(pane: &PaneRef) -> Result<(ServerIdentity, &str), MuxError> {
+    pane.as_str()
+        .split_once('@')
+        .and_then(|(target, server)| {
+            let valid_target = target.strip_prefix('%').is_some_and(|digits| {
+                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+            });
+            let server = ServerIdentity::from_text(server)?;
+            valid_target.then_some((server, target))
+        })
+        .ok_or_else(|| MuxError::NoPane(pane.clone()))
 }
 
 fn argv(words: &[&str]) -> Vec<String> {
@@ -275,9 +384,17 @@ impl EventWatch {
     fn handle(&self, notification: Notification) {
         match notification {
             Notification::Output { pane, .. } | Notification::ExtendedOutput { pane, .. } => {
-                let _ = self
-                    .events
-                    .send(PaneEvent::Output(PaneRef(pane.to_string())));
+                // Output read while a new connection is being set up has no server yet; the
+                // Resync that announces the connection covers it.
+                if let Some(server) = self.engine.upgrade().and_then(|e| e.current_server()) {
+                    let _ = self
+                        .events
+                        .send(PaneEvent::Output(pane_ref(&server, &pane.to_string())));
+                }
+            }
+            Notification::WindowClose { .. } | Notification::UnlinkedWindowClose { .. } => {
+                // A pane may be gone without dying (killed from outside cao).
+                let _ = self.events.send(PaneEvent::Resync);
             }
             Notification::SubscriptionChanged {
                 name,
@@ -296,6 +413,44 @@ impl EventWatch {
         }
     }
 
+    /// The connection to `server` was lost: if that server is gone (none runs on the socket,
+    /// or another one does), every pane it had is gone with it, which is announced once as
+    /// [`PaneEvent::ServerLost`]; a connection that comes back to the same server is a
+    /// [`PaneEvent::Resync`]. Decided within [`SERVER_CHECK_WAIT`].
+    async fn connection_lost(&self, server: ServerIdentity, reason: String) {
+        let Some(engine) = self.engine.upgrade() else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + SERVER_CHECK_WAIT;
+        let verdict = loop {
+            let found = tokio::time::timeout_at(deadline, engine.server_identity()).await;
+            match found {
+                Ok(Ok(found)) if found == server => break None,
+                Ok(Ok(_)) => break Some(format!("the tmux server exited ({reason})")),
+                Ok(Err(EngineError::NoServer { .. })) => {
+                    break Some(format!("the tmux server exited ({reason})"))
+                }
+                Ok(Err(EngineError::Closed)) => return,
+                Ok(Err(error)) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(%error, "tmux not reachable yet after a lost connection");
+                    tokio::time::sleep(REAP_CHECK_INTERVAL).await;
+                }
+                Ok(Err(error)) => break Some(format!("tmux cannot be reached: {error}")),
+                Err(_) => break Some(format!("tmux did not answer within {SERVER_CHECK_WAIT:?} after the connection was lost ({reason})")),
+            }
+        };
+        match verdict {
+            None => {
+                let _ = self.events.send(PaneEvent::Resync);
+            }
+            Some(reason) => {
+                tracing::warn!(%server, %reason, "tmux server lost");
+                lock(&self.deaths).clear();
+                let _ = self.events.send(PaneEvent::ServerLost { reason });
+            }
+        }
+    }
+
     /// Asks tmux how `pane` ended and reports its death, in a task of its own (the
     /// notification loop never waits for a reply). A pane reported already is not asked about:
     /// that is the hook's second mode change, or someone scrolling a dead pane.
@@ -306,19 +461,22 @@ impl EventWatch {
         let Some(engine) = self.engine.upgrade() else {
             return;
         };
+        let Some(server) = engine.current_server() else {
+            return;
+        };
         let watch = self.clone();
         tokio::spawn(async move {
-            match pane_end(&engine, pane).await {
+            match pane_end(&engine, &server, pane).await {
                 Some(PaneEnd::Running) => {}
-                Some(PaneEnd::Dead { status_known: true }) => watch.report_death(pane),
+                Some(PaneEnd::Dead { status_known: true }) => watch.report_death(&server, pane),
                 Some(PaneEnd::Dead {
                     status_known: false,
-                }) => watch.reap_then_report(&engine, pane).await,
+                }) => watch.reap_then_report(&engine, &server, pane).await,
                 // The pane is gone or tmux did not answer: the subscription saw it dead, which
                 // is enough; a mode change alone is not.
                 None => {
                     if reporter == Reporter::Subscription {
-                        watch.report_death(pane);
+                        watch.report_death(&server, pane);
                     }
                 }
             }
@@ -329,16 +487,24 @@ impl EventWatch {
     /// the module docs) and the process waits as a zombie. Any child of the server that exits
     /// makes tmux reap every zombie, which records the status (and runs the hook); the death
     /// is reported once the status is known, or after [`REAP_CHECKS`] checks without it.
-    async fn reap_then_report(&self, engine: &ControlEngine, pane: PaneId) {
+    async fn reap_then_report(
+        &self,
+        engine: &ControlEngine,
+        server: &ServerIdentity,
+        pane: PaneId,
+    ) {
         let _ = engine
-            .execute(TmuxCommand::new(argv(&["run-shell", "-b", "true"])))
+            .execute_on_server(
+                server,
+                vec![TmuxCommand::new(argv(&["run-shell", "-b", "true"]))],
+            )
             .await;
         for _ in 0..REAP_CHECKS {
             tokio::time::sleep(REAP_CHECK_INTERVAL).await;
             if lock(&self.deaths).contains(pane) {
                 return;
             }
-            match pane_end(engine, pane).await {
+            match pane_end(engine, server, pane).await {
                 Some(PaneEnd::Dead {
                     status_known: false,
                 }) => {}
@@ -346,10 +512,10 @@ impl EventWatch {
                 _ => break,
             }
         }
-        self.report_death(pane);
+        self.report_death(server, pane);
     }
 
-    fn report_death(&self, pane: PaneId) {
+    fn report_death(&self, server: &ServerIdentity, pane: PaneId) {
         let (news, prune) = {
             let mut deaths = lock(&self.deaths);
             let news = deaths.dead(pane);
@@ -358,7 +524,7 @@ impl EventWatch {
         if news {
             let _ = self
                 .events
-                .send(PaneEvent::Exited(PaneRef(pane.to_string())));
+                .send(PaneEvent::Exited(pane_ref(server, &pane.to_string())));
         }
         if prune {
             self.prune_deaths();
@@ -500,18 +666,27 @@ fn parse_pane_end(pane: PaneId, line: &str) -> Option<PaneEnd> {
     }
 }
 
-async fn pane_end(engine: &ControlEngine, pane: PaneId) -> Option<PaneEnd> {
+async fn pane_end(
+    engine: &ControlEngine,
+    server: &ServerIdentity,
+    pane: PaneId,
+) -> Option<PaneEnd> {
     let target = pane.to_string();
     let output = engine
-        .execute(TmuxCommand::new(argv(&[
-            "display-message",
-            "-p",
-            "-t",
-            &target,
-            PANE_END_FORMAT,
-        ])))
+        .execute_on_server(
+            server,
+            vec![TmuxCommand::new(argv(&[
+                "display-message",
+                "-p",
+                "-t",
+                &target,
+                PANE_END_FORMAT,
+            ]))],
+        )
         .await
-        .ok()?;
+        .ok()?
+        .into_iter()
+        .next()?;
     if !output.succeeded() {
         return None;
     }
@@ -528,6 +703,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn engine_error(error: EngineError) -> MuxError {
     match error {
+        EngineError::ServerChanged { .. } => MuxError::ServerGone(
+            "the tmux server exited (another one runs on its socket now)".into(),
+        ),
+        EngineError::NoServer { .. } => MuxError::ServerGone("the tmux server exited".into()),
         EngineError::Spawn { .. } => MuxError::Unavailable(error.to_string()),
         other => MuxError::Unavailable(format!("tmux: {other}")),
     }
@@ -572,6 +751,30 @@ fn check_env_name(name: &str) -> Result<(), MuxError> {
             reason: format!("'{}' is not a valid name", name.escape_debug()),
         })
     }
+}
+
+/// Leaves copy mode first when the pane is in it: a pane left in copy mode would swallow a
+/// paste.
+fn leave_mode(target: &str) -> TmuxCommand {
+    TmuxCommand::new(argv(&[
+        "if-shell",
+        "-F",
+        "-t",
+        target,
+        "#{pane_in_mode}",
+        &format!("send-keys -X -t {target} cancel"),
+    ]))
+}
+
+/// Pastes and deletes a buffer. Inside a bracketed paste the program knows the text was
+/// pasted, so newlines go through as LF (tmux would turn them into CR, altering the text).
+fn paste_buffer(buffer: &str, target: &str, bracketed: bool) -> TmuxCommand {
+    let mut words = argv(&["paste-buffer", "-d", "-b", buffer, "-t", target]);
+    if bracketed {
+        words.insert(1, "-p".into());
+        words.insert(2, "-r".into());
+    }
+    TmuxCommand::new(words)
 }
 
 fn trim_lines(lines: &[String]) -> String {
@@ -666,7 +869,9 @@ impl Multiplexer for TmuxMux {
             }
             words.extend(program.iter().cloned());
         }
-        let output = self.run(words).await.map_err(|error| match error {
+        let server = self.server_for_spawn().await?;
+        let created = self.run_on(&server, vec![TmuxCommand::new(words)]).await;
+        let output = created.map_err(|error| match error {
             MuxError::Command { reason, .. } if reason.contains("duplicate session") => {
                 MuxError::SessionExists(spec.session.clone())
             }
@@ -675,12 +880,16 @@ impl Multiplexer for TmuxMux {
             }
             other => other,
         })?;
-        let line = output.stdout.first().cloned().unwrap_or_default();
+        let line = output
+            .first()
+            .and_then(|output| output.stdout.first())
+            .cloned()
+            .unwrap_or_default();
         let (pane_id, window_id) = line.split_once(' ').ok_or_else(|| MuxError::Command {
             command: "new-window".into(),
             reason: format!("unexpected reply '{line}'"),
         })?;
-        let pane = PaneRef(pane_id.to_string());
+        let pane = pane_ref(&server, pane_id);
         let mut setup = vec![TmuxCommand::new(argv(&[
             "set-option",
             "-w",
@@ -699,14 +908,19 @@ impl Multiplexer for TmuxMux {
                 value.clone(),
             ]));
         }
-        let finished = match self.run_batch(setup).await {
-            Ok(_) => self.link_for_events(window_id).await,
+        let finished = match self.run_on(&server, setup).await {
+            Ok(_) => self.link_for_events(&server, window_id).await,
             Err(error) => Err(error),
         };
         if let Err(error) = finished {
             // Leave nothing behind: the half-made window and its program go.
             let _ = self.kill_pane(&pane).await;
-            let _ = self.run(argv(&["kill-window", "-t", window_id])).await;
+            let _ = self
+                .run_on(
+                    &server,
+                    vec![TmuxCommand::new(argv(&["kill-window", "-t", window_id]))],
+                )
+                .await;
             return Err(error);
         }
         Ok(PaneInfo {
@@ -718,23 +932,22 @@ impl Multiplexer for TmuxMux {
     }
 
     async fn watch(&self, pane: &PaneRef) -> Result<(), MuxError> {
-        let window = self.window_of(pane).await?;
-        self.link_for_events(&window).await
+        let (server, window) = self.window_of(pane).await?;
+        self.link_for_events(&server, &window).await
     }
 
     async fn set_identity(&self, pane: &PaneRef, key: &str, value: &str) -> Result<(), MuxError> {
         check_name("identity key", key)?;
-        self.run(vec![
-            "set-option".into(),
+        let (_, target) = split_pane(pane)?;
+        let command = TmuxCommand::new(vec![
+            "set-option".to_string(),
             "-p".into(),
             "-t".into(),
-            pane.to_string(),
+            target.to_string(),
             format!("@{key}"),
             value.to_string(),
-        ])
-        .await
-        .map(|_| ())
-        .map_err(|error| missing_pane(error, pane))
+        ]);
+        self.on_pane(pane, vec![command]).await.map(|_| ())
     }
 
     async fn list(&self) -> Result<Vec<PaneInfo>, MuxError> {
@@ -744,13 +957,18 @@ impl Multiplexer for TmuxMux {
             format.push(SEPARATOR);
             format.push_str(&format!("#{{@{key}}}"));
         }
-        let output = match self.run(argv(&["list-panes", "-a", "-F", &format])).await {
-            Ok(output) => output,
-            Err(MuxError::Command { reason, .. }) if reason.contains("no server running") => {
-                return Ok(Vec::new())
-            }
-            Err(error) => return Err(error),
+        let server = match self.engine.server_identity().await {
+            Ok(server) => server,
+            Err(EngineError::NoServer { .. }) => return Ok(Vec::new()),
+            Err(error) => return Err(engine_error(error)),
         };
+        let listing = TmuxCommand::new(argv(&["list-panes", "-a", "-F", &format]));
+        let output = self
+            .run_on(&server, vec![listing])
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         let mut seen = HashSet::new();
         let mut panes = Vec::new();
         // Windows are linked into the control session too; a pane seen only there lost its
@@ -772,7 +990,7 @@ impl Multiplexer for TmuxMux {
                 }
             }
             let info = PaneInfo {
-                pane: PaneRef(pane.to_string()),
+                pane: pane_ref(&server, pane),
                 session: session.to_string(),
                 window: window.to_string(),
                 identity,
@@ -783,12 +1001,12 @@ impl Multiplexer for TmuxMux {
                 }
                 continue;
             }
-            if seen.insert(pane.to_string()) {
+            if seen.insert(info.pane.clone()) {
                 panes.push(info);
             }
         }
         for info in hidden {
-            if seen.insert(info.pane.0.clone()) {
+            if seen.insert(info.pane.clone()) {
                 panes.push(info);
             }
         }
@@ -810,38 +1028,29 @@ impl Multiplexer for TmuxMux {
     }
 
     async fn paste(&self, pane: &PaneRef, text: &str, bracketed: bool) -> Result<(), MuxError> {
+        let (server, target) = split_pane(pane)?;
         let buffer = format!(
             "cao-paste-{}-{}",
             std::process::id(),
             self.paste_counter.fetch_add(1, Ordering::Relaxed)
         );
-        let target = pane.as_str();
-        let mut paste = argv(&["paste-buffer", "-d", "-b", &buffer, "-t", target]);
-        if bracketed {
-            // Inside a bracketed paste the program knows the text was pasted, so newlines go
-            // through as LF (tmux would turn them into CR, altering the text).
-            paste.insert(1, "-p".into());
-            paste.insert(2, "-r".into());
-        }
-        // A pane left in copy mode would swallow the paste; leave the mode first.
+        let text = crate::paste_text(text);
         let commands = vec![
-            TmuxCommand::new(argv(&[
-                "if-shell",
-                "-F",
-                "-t",
-                target,
-                "#{pane_in_mode}",
-                &format!("send-keys -X -t {target} cancel"),
-            ])),
+            leave_mode(target),
             TmuxCommand::new(argv(&["load-buffer", "-b", &buffer, "-"]))
                 .with_stdin(text.as_bytes().to_vec()),
-            TmuxCommand::new(paste),
+            paste_buffer(&buffer, target, bracketed),
         ];
-        match self.run_batch(commands).await {
+        match self.run_on(&server, commands).await {
             Ok(_) => Ok(()),
             Err(error) => {
                 // `paste-buffer -d` never ran: the loaded text must not stay in tmux.
-                let _ = self.run(argv(&["delete-buffer", "-b", &buffer])).await;
+                let _ = self
+                    .run_on(
+                        &server,
+                        vec![TmuxCommand::new(argv(&["delete-buffer", "-b", &buffer]))],
+                    )
+                    .await;
                 Err(missing_pane(error, pane))
             }
         }
@@ -849,6 +1058,7 @@ impl Multiplexer for TmuxMux {
 
     async fn stage(&self, name: &str, text: &str) -> Result<(), MuxError> {
         check_name("buffer name", name)?;
+        let text = crate::paste_text(text);
         self.run_batch(vec![TmuxCommand::new(argv(&[
             "load-buffer",
             "-b",
@@ -867,27 +1077,9 @@ impl Multiplexer for TmuxMux {
         bracketed: bool,
     ) -> Result<(), MuxError> {
         check_name("buffer name", name)?;
-        let target = pane.as_str();
-        let mut paste = argv(&["paste-buffer", "-d", "-b", name, "-t", target]);
-        if bracketed {
-            paste.insert(1, "-p".into());
-            paste.insert(2, "-r".into());
-        }
-        let commands = vec![
-            TmuxCommand::new(argv(&[
-                "if-shell",
-                "-F",
-                "-t",
-                target,
-                "#{pane_in_mode}",
-                &format!("send-keys -X -t {target} cancel"),
-            ])),
-            TmuxCommand::new(paste),
-        ];
-        self.run_batch(commands)
-            .await
-            .map(|_| ())
-            .map_err(|error| missing_pane(error, pane))
+        let (_, target) = split_pane(pane)?;
+        let commands = vec![leave_mode(target), paste_buffer(name, target, bracketed)];
+        self.on_pane(pane, commands).await.map(|_| ())
     }
 
     async fn has_staged(&self, name: &str) -> Result<bool, MuxError> {
@@ -907,16 +1099,17 @@ impl Multiplexer for TmuxMux {
     }
 
     async fn send_keys(&self, pane: &PaneRef, keys: &[String]) -> Result<(), MuxError> {
-        let mut words = argv(&["send-keys", "-t", pane.as_str()]);
+        let (_, target) = split_pane(pane)?;
+        let mut words = argv(&["send-keys", "-t", target]);
         words.extend(keys.iter().cloned());
-        self.run(words)
+        self.on_pane(pane, vec![TmuxCommand::new(words)])
             .await
             .map(|_| ())
-            .map_err(|error| missing_pane(error, pane))
     }
 
     async fn capture(&self, pane: &PaneRef, capture: Capture) -> Result<String, MuxError> {
-        let mut words = argv(&["capture-pane", "-p", "-t", pane.as_str()]);
+        let (_, target) = split_pane(pane)?;
+        let mut words = argv(&["capture-pane", "-p", "-t", target]);
         if capture.join_wrapped {
             words.push("-J".into());
         }
@@ -931,29 +1124,38 @@ impl Multiplexer for TmuxMux {
                 words.push("-".into());
             }
         }
-        let output = self
-            .run(words)
-            .await
-            .map_err(|error| missing_pane(error, pane))?;
-        Ok(trim_lines(&output.stdout))
+        let outputs = self.on_pane(pane, vec![TmuxCommand::new(words)]).await?;
+        Ok(trim_lines(
+            outputs
+                .first()
+                .map(|output| output.stdout.as_slice())
+                .unwrap_or_default(),
+        ))
     }
 
     async fn facts(&self, pane: &PaneRef) -> Result<PaneFacts, MuxError> {
-        let output = self
-            .run(argv(&[
-                "display-message",
-                "-p",
-                "-t",
-                pane.as_str(),
-                "#{pane_id}\u{1f}#{pane_pid}\u{1f}#{pane_current_command}\u{1f}#{pane_dead}\u{1f}#{pane_dead_status}\u{1f}#{pane_current_path}\u{1f}#{pane_width}\u{1f}#{pane_height}",
-            ]))
-            .await
-            .map_err(|error| missing_pane(error, pane))?;
-        let line = output.stdout.first().cloned().unwrap_or_default();
+        let (_, target) = split_pane(pane)?;
+        let outputs = self
+            .on_pane(
+                pane,
+                vec![TmuxCommand::new(argv(&[
+                    "display-message",
+                    "-p",
+                    "-t",
+                    target,
+                    "#{pane_id}\u{1f}#{pane_pid}\u{1f}#{pane_current_command}\u{1f}#{pane_dead}\u{1f}#{pane_dead_status}\u{1f}#{pane_current_path}\u{1f}#{pane_width}\u{1f}#{pane_height}",
+                ]))],
+            )
+            .await?;
+        let line = outputs
+            .first()
+            .and_then(|output| output.stdout.first())
+            .cloned()
+            .unwrap_or_default();
         let fields: Vec<&str> = line.split('\u{1f}').collect();
         // display-message falls back to the current pane when the target vanished between
         // lookups; the echoed pane id catches that.
-        if fields.len() != 8 || fields[0] != pane.as_str() {
+        if fields.len() != 8 || fields[0] != target {
             return Err(MuxError::NoPane(pane.clone()));
         }
         let non_empty = |value: &str| (!value.is_empty()).then(|| value.to_string());
@@ -971,15 +1173,22 @@ impl Multiplexer for TmuxMux {
     async fn kill_pane(&self, pane: &PaneRef) -> Result<(), MuxError> {
         let facts = match self.facts(pane).await {
             Ok(facts) => facts,
-            Err(MuxError::NoPane(_)) => return Ok(()),
+            // Gone with its pane or with its whole server: nothing is left to end.
+            Err(MuxError::NoPane(_) | MuxError::ServerGone(_)) => return Ok(()),
             Err(error) => return Err(error),
         };
         if let (Some(pid), false) = (facts.pid, facts.dead) {
             crate::process::end_tree(pid, KILL_GRACE).await;
         }
-        match self.run(argv(&["kill-pane", "-t", pane.as_str()])).await {
-            Ok(_) => Ok(()),
-            Err(MuxError::Command { reason, .. }) if reason.contains("can't find") => Ok(()),
+        let (_, target) = split_pane(pane)?;
+        match self
+            .on_pane(
+                pane,
+                vec![TmuxCommand::new(argv(&["kill-pane", "-t", target]))],
+            )
+            .await
+        {
+            Ok(_) | Err(MuxError::NoPane(_) | MuxError::ServerGone(_)) => Ok(()),
             Err(error) => Err(error),
         }
     }

@@ -99,6 +99,11 @@ async fn spawn(mux: &TmuxMux, session: &str, argv: Vec<String>) -> PaneRef {
         .pane
 }
 
+/// The tmux pane id (`%7`) of a pane reference (`%7@<server>`).
+fn tmux_id(pane: &PaneRef) -> &str {
+    pane.as_str().split('@').next().unwrap_or_default()
+}
+
 /// The next event, or a panic after [`DEADLINE`].
 async fn next_event(events: &mut broadcast::Receiver<PaneEvent>) -> PaneEvent {
     tokio::time::timeout(DEADLINE, events.recv())
@@ -132,9 +137,10 @@ async fn wait_for_reports(
     let mut subscribed: Vec<String> = Vec::new();
     let mut mode_changed: Vec<String> = Vec::new();
     let done = |subscribed: &Vec<String>, mode_changed: &Vec<String>| {
-        panes
-            .iter()
-            .all(|pane| subscribed.contains(&pane.0) && (!pushed || mode_changed.contains(&pane.0)))
+        panes.iter().all(|pane| {
+            let id = tmux_id(pane).to_string();
+            subscribed.contains(&id) && (!pushed || mode_changed.contains(&id))
+        })
     };
     while !done(&subscribed, &mode_changed) {
         let notification = tokio::time::timeout(DEADLINE, notifications.recv())
@@ -330,7 +336,7 @@ async fn a_pane_watched_in_copy_mode_keeps_its_mode_and_still_reports_its_death(
     let pane = spawn(&mux, "watched", exit_on(&trigger, 3)).await;
 
     // A user scrolling a live pane: mode changes, no death.
-    server.tmux(&["copy-mode", "-t", pane.as_str()]);
+    server.tmux(&["copy-mode", "-t", tmux_id(&pane)]);
     let before = events_until_output(&mux, &mut events, &echo).await;
     assert_eq!(deaths_of(&before, &pane), 0, "{before:?}");
 
@@ -342,7 +348,13 @@ async fn a_pane_watched_in_copy_mode_keeps_its_mode_and_still_reports_its_death(
     let later = events_until_output(&mux, &mut events, &echo).await;
     assert_eq!(deaths_of(&later, &pane), 0, "{later:?}");
     assert_eq!(mux.facts(&pane).await.unwrap().exit_status, Some(3));
-    let mode = server.tmux(&["display-message", "-p", "-t", pane.as_str(), "#{pane_mode}"]);
+    let mode = server.tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        tmux_id(&pane),
+        "#{pane_mode}",
+    ]);
     assert_eq!(mode.trim(), "copy-mode");
     mux.shutdown().await;
 }
@@ -392,5 +404,118 @@ async fn death_to_event_latency() {
         latencies[latencies.len() / 2],
         latencies[latencies.len() - 1]
     );
+    mux.shutdown().await;
+}
+
+/// Waits for a [`PaneEvent::ServerLost`], skipping other events.
+async fn server_lost(events: &mut broadcast::Receiver<PaneEvent>) -> String {
+    loop {
+        if let PaneEvent::ServerLost { reason } = next_event(events).await {
+            return reason;
+        }
+    }
+}
+
+/// Captures `pane` until its screen contains `text`, or panics after [`DEADLINE`].
+async fn wait_for_screen(mux: &TmuxMux, pane: &PaneRef, text: &str) -> String {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let screen = mux
+            .capture(pane, cao_mux::Capture::SCREEN)
+            .await
+            .expect("capture");
+        if screen.contains(text) {
+            return screen;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{text:?} never showed; screen: {screen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_pane_reference_never_reaches_a_pane_of_a_later_server() {
+    if !tmux_available() {
+        return;
+    }
+    let server = Server::new();
+    let mux = server.mux();
+    let mut events = mux.events();
+    let old = spawn(&mux, "first", vec!["cat".into()]).await;
+
+    // The server dies under cao; the loss is announced.
+    server.tmux(&["kill-server"]);
+    let reason = server_lost(&mut events).await;
+    assert!(reason.contains("tmux server exited"), "{reason}");
+
+    // A new server on the same socket hands out the same pane ids again.
+    let new = spawn(&mux, "second", vec!["cat".into()]).await;
+    assert_eq!(
+        tmux_id(&old),
+        tmux_id(&new),
+        "the probe needs a reused pane id"
+    );
+    assert_ne!(old, new);
+
+    // Every operation through the old reference fails, naming the cause, and does nothing.
+    for result in [
+        mux.paste(&old, "for the old pane", true).await,
+        mux.send_keys(&old, &["x".to_string(), "Enter".to_string()])
+            .await,
+        mux.set_identity(&old, "key", "value").await,
+        mux.watch(&old).await,
+    ] {
+        match result {
+            Err(MuxError::ServerGone(reason)) => assert!(reason.contains("tmux server exited")),
+            other => panic!("expected ServerGone, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        mux.capture(&old, cao_mux::Capture::SCREEN).await,
+        Err(MuxError::ServerGone(_))
+    ));
+    assert!(matches!(
+        mux.facts(&old).await,
+        Err(MuxError::ServerGone(_))
+    ));
+    // Removing the old pane is done (it is gone) and leaves the new one running.
+    mux.kill_pane(&old).await.expect("a gone pane is removed");
+    let facts = mux.facts(&new).await.expect("the new pane is there");
+    assert!(!facts.dead);
+    let screen = mux
+        .capture(&new, cao_mux::Capture::SCREEN)
+        .await
+        .expect("capture");
+    assert!(!screen.contains("old pane"), "{screen:?}");
+    let option = server.tmux(&["show-options", "-p", "-t", tmux_id(&new), "-v", "@key"]);
+    assert_eq!(option, "");
+    mux.shutdown().await;
+}
+
+#[tokio::test]
+async fn pasted_text_cannot_leave_the_paste() {
+    if !tmux_available() {
+        return;
+    }
+    let server = Server::new();
+    let mux = server.mux();
+    // `cat -v` shows every byte it receives, a bracketed paste wrapped in its markers.
+    let program = r"printf '\033[?2004hREADY\r\n'; stty raw -echo; exec cat -v";
+    let pane = spawn(
+        &mux,
+        "paste",
+        vec!["sh".into(), "-c".into(), program.into()],
+    )
+    .await;
+    wait_for_screen(&mux, &pane, "READY").await;
+    let hostile = "one\u{1b}[201~two\rthree\u{3}\u{7f}four\u{9b}five\u{1b}[200~";
+    mux.paste(&pane, hostile, true).await.expect("pasted");
+    // Exactly one paste: the markers tmux adds around the text, which keeps nothing a
+    // terminal acts on (the carriage return became a line feed, shown as a new line).
+    let screen = wait_for_screen(&mux, &pane, "^[[201~").await;
+    let shown: String = screen.split_whitespace().collect();
+    assert_eq!(shown, "READY^[[200~one[201~twothreefourfive[200~^[[201~");
     mux.shutdown().await;
 }

@@ -5,6 +5,7 @@
 //! and the terminal service.
 //! This crate never builds a tmux argv: it drives panes through `cao_mux`.
 
+pub mod agent_token;
 pub mod home;
 pub mod profile;
 pub mod provider;

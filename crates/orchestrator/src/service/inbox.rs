@@ -52,6 +52,9 @@ pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(30);
+/// A message whose delivery failed this many times in a row (about a minute of retries)
+/// ends `failed` with the last reason, and the next one gets its turn.
+const MAX_DELIVERY_FAILURES: u32 = 8;
 
 /// Which receivers have a delivery running, which need another pass, and retry timers.
 #[derive(Default)]
@@ -281,7 +284,26 @@ impl Orchestrator {
             }
         }
         let _turn = live.input.lock().await;
-        if live.watch.is_closed() || !live.watch.status.borrow().is_ready() {
+        if live.watch.is_closed() {
+            return;
+        }
+        let status = *live.watch.status.borrow();
+        if status == crate::TerminalStatus::Error {
+            // Held for a restore, up to the hold time (see `hold_messages`).
+            let died_at = *lock(&live.died_at);
+            if died_at.is_some_and(|died| died.elapsed() >= self.inner.message_hold) {
+                let reason = lock(&live.exit_reason).clone().unwrap_or_default();
+                self.fail_messages_to(
+                    receiver,
+                    &format!(
+                        "terminal {receiver} failed ({reason}) and was not restored within {:?}",
+                        self.inner.message_hold
+                    ),
+                );
+            }
+            return;
+        }
+        if !status.is_ready() {
             return;
         }
         match self.deliver(&live, receiver, &message).await {
@@ -289,9 +311,24 @@ impl Orchestrator {
                 lock(&self.inner.inbox.retry).remove(receiver);
             }
             Err(reason) => {
+                let failures = lock(&self.inner.inbox.retry)
+                    .get(receiver)
+                    .map_or(0, |retry| retry.failures)
+                    + 1;
+                if failures >= MAX_DELIVERY_FAILURES {
+                    lock(&self.inner.inbox.retry).remove(receiver);
+                    let reason = format!("delivery failed {failures} times: {reason}");
+                    tracing::warn!(terminal = %receiver, message = message.id, %reason, "inbox message failed");
+                    if let Err(error) = self.inner.store.mark_message_failed(message.id, &reason) {
+                        tracing::warn!(message = message.id, %error, "could not record the failure");
+                    }
+                    self.message_event(receiver, message.id, InboxStatus::Failed);
+                    drop(_turn);
+                    self.kick_inbox(receiver);
+                    return;
+                }
                 let delay = {
                     let mut retries = lock(&self.inner.inbox.retry);
-                    let failures = retries.get(receiver).map_or(0, |retry| retry.failures) + 1;
                     let delay = FIRST_RETRY
                         .saturating_mul(1 << failures.min(8).saturating_sub(1))
                         .min(LAST_RETRY);
@@ -308,6 +345,13 @@ impl Orchestrator {
                 self.kick_inbox_at(receiver, Instant::now() + delay);
             }
         }
+    }
+
+    /// Messages to a terminal that just went into error are held, never pasted anywhere: a
+    /// `restore` (same id) gets them. After the hold time, a pass of the inbox ends them
+    /// `failed` if the terminal is still in error.
+    pub(super) fn hold_messages(&self, receiver: &str) {
+        self.kick_inbox_at(receiver, Instant::now() + self.inner.message_hold);
     }
 
     fn kick_inbox_at(&self, receiver: &str, at: Instant) {

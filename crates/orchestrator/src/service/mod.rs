@@ -49,6 +49,9 @@ pub const SESSION_PREFIX: &str = "cao-";
 /// How long input waits for a starting terminal to become ready, unless the profile says.
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long inbox messages to a terminal in error wait for it to be restored.
+pub const DEFAULT_MESSAGE_HOLD: Duration = Duration::from_secs(600);
+
 /// How long a waiter that saw `error` on screen waits for the pane's exit to be reported.
 const EXIT_REPORT_WAIT: Duration = Duration::from_millis(1500);
 
@@ -96,6 +99,9 @@ impl From<MuxError> for OrchestratorError {
             MuxError::Unavailable(_) | MuxError::TooOld { .. } => {
                 OrchestratorError::Unavailable(error.to_string())
             }
+            MuxError::ServerGone(reason) => OrchestratorError::Unavailable(format!(
+                "{reason}: its terminals are in error; restore each with `cao terminal restore <id>`"
+            )),
             MuxError::Command { .. } => OrchestratorError::Internal(error.to_string()),
         }
     }
@@ -267,6 +273,9 @@ pub struct OrchestratorConfig {
     /// Environment every agent pane gets (after cao's own variables, before the pack's and
     /// the request's).
     pub agent_env: Vec<(String, String)>,
+    /// How long inbox messages to a terminal in error (its CLI or its tmux server died) are
+    /// held for a `restore` before they end `failed`.
+    pub message_hold: Duration,
 }
 
 /// The address of cao's HTTP API as the agents see it.
@@ -317,6 +326,7 @@ impl OrchestratorConfig {
             path: std::env::var_os("PATH").unwrap_or_default(),
             api: ApiEndpoint::from_env(),
             agent_env: Vec::new(),
+            message_hold: DEFAULT_MESSAGE_HOLD,
         }
     }
 }
@@ -396,6 +406,8 @@ struct Live {
     input: Arc<tokio::sync::Mutex<()>>,
     init_timeout: Duration,
     exit_reason: Arc<Mutex<Option<String>>>,
+    /// When the terminal went into error for good (its CLI or its tmux server died).
+    died_at: Arc<Mutex<Option<tokio::time::Instant>>>,
     /// The screen as it was just before the last Enter: while the pane still shows exactly
     /// this, the agent has not reacted, and a "completed" reading is the previous turn's.
     submitted_screen: Arc<Mutex<Option<String>>>,
@@ -422,6 +434,9 @@ struct Inner {
     path: OsString,
     api: ApiEndpoint,
     agent_env: Vec<(String, String)>,
+    message_hold: Duration,
+    /// The operator's token, the key of every agent token.
+    server_token: String,
     live: Mutex<HashMap<String, Live>>,
     by_pane: Mutex<HashMap<PaneRef, String>>,
     events: broadcast::Sender<OrchestratorEvent>,
@@ -430,6 +445,15 @@ struct Inner {
     jobs: Mutex<HashMap<String, team::RunningJob>>,
     /// Assigned workers whose task has not been handed over yet.
     assigning: Mutex<std::collections::HashSet<String>>,
+}
+
+/// Why a terminal's pane is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removal {
+    /// For good: messages still queued for it end `failed`.
+    Delete,
+    /// To be started again under the same id: its queued messages wait for it.
+    Restore,
 }
 
 /// The orchestrator. Cheap to clone.
@@ -477,6 +501,75 @@ fn check_session_name(name: &str) -> Result<(), OrchestratorError> {
     }
 }
 
+/// Text typed into a terminal as a turn: not empty, no NUL.
+fn check_input(message: &str) -> Result<(), OrchestratorError> {
+    if message.trim().is_empty() {
+        return Err(OrchestratorError::Invalid(
+            "the message is empty: give the text to send".into(),
+        ));
+    }
+    if message.contains('\0') {
+        return Err(OrchestratorError::Invalid(
+            "the message contains a NUL byte, which no terminal can carry".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Variables cao sets in every pane to name the terminal and reach the server.
+fn is_reserved_env(name: &str) -> bool {
+    name.starts_with("CAO_") && name != "CAO_MOCK_AGENT_LOG" && name != "CAO_MOCK_AGENT_SCRIPT"
+}
+
+/// The request's own checks, before anything is looked up or created.
+fn check_request(request: &CreateTerminal) -> Result<(), OrchestratorError> {
+    for (key, value) in &request.env_vars {
+        if !crate::profile::env::is_var_name(key) {
+            return Err(OrchestratorError::Invalid(format!(
+                "environment variable name '{}' is invalid: use letters, digits and '_'",
+                key.escape_debug()
+            )));
+        }
+        if is_reserved_env(key) {
+            return Err(OrchestratorError::Invalid(format!(
+                "environment variable {key} is cao's own (CAO_* names identify the terminal): choose another name"
+            )));
+        }
+        if value.contains('\0') {
+            return Err(OrchestratorError::Invalid(format!(
+                "environment variable {key} contains a NUL byte, which no environment can carry"
+            )));
+        }
+    }
+    if let Some(message) = &request.initial_message {
+        if message.contains('\0') {
+            return Err(OrchestratorError::Invalid(
+                "the initial message contains a NUL byte, which no terminal can carry".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A model name reaches the agent's argv (`--model NAME`): it must read as a name, never as
+/// an option or as more than one word.
+pub fn check_model(model: &str) -> Result<(), OrchestratorError> {
+    let valid = !model.is_empty()
+        && model.len() <= 200
+        && !model.starts_with('-')
+        && model
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:/@+-[]".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(OrchestratorError::Invalid(format!(
+            "model '{}' is not a model name: use letters, digits and . _ : / @ + - [ ] (not starting with '-')",
+            model.escape_debug()
+        )))
+    }
+}
+
 fn key_is_valid(key: &str) -> bool {
     const NAMED: &[&str] = &[
         "Enter", "Escape", "Tab", "BTab", "BSpace", "Space", "Up", "Down", "Left", "Right", "Home",
@@ -507,6 +600,7 @@ impl Orchestrator {
         config.home.ensure_dirs()?;
         let store = Store::open(&config.home.db_path())?;
         let packs = PackRegistry::load(Some(&config.home.providers_dir()))?;
+        let server_token = config.home.server_token()?;
         let profiles = ProfileCatalog::new(&config.home);
         let (events, _) = broadcast::channel(4096);
         let orchestrator = Orchestrator {
@@ -521,6 +615,8 @@ impl Orchestrator {
                 path: config.path,
                 api: config.api,
                 agent_env: config.agent_env,
+                message_hold: config.message_hold,
+                server_token,
                 live: Mutex::new(HashMap::new()),
                 by_pane: Mutex::new(HashMap::new()),
                 events,
@@ -802,8 +898,9 @@ impl Orchestrator {
                     "terminal {id} is still running: nothing to restore"
                 )));
             }
-            // A crashed CLI: its dead pane is removed first.
-            self.delete_terminal(id).await?;
+            // A crashed CLI (or one whose tmux server died): its dead pane is removed first;
+            // the messages held for it stay queued for the restored terminal.
+            self.remove_terminal(id, Removal::Restore).await?;
         }
         let placement = if self.inner.mux.session_exists(&row.session_name).await? {
             Placement::NewWindow
@@ -866,13 +963,18 @@ impl Orchestrator {
             }
             None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
         };
-        for key in request.env_vars.keys() {
-            if !crate::profile::env::is_var_name(key) {
-                return Err(OrchestratorError::Invalid(format!(
-                    "environment variable name '{}' is invalid: use letters, digits and '_'",
-                    key.escape_debug()
+        check_request(&request)?;
+        if let Some(caller) = &request.caller_id {
+            if inner.store.get_terminal(caller)?.is_none() {
+                return Err(OrchestratorError::NotFound(format!(
+                    "caller terminal '{}' does not exist: pass the id of a live terminal, or none",
+                    caller.escape_debug()
                 )));
             }
+        }
+        let model = request.model.clone().or_else(|| profile.model.clone());
+        if let Some(model) = &model {
+            check_model(model)?;
         }
         let config_dir = inner.home.terminal_config_dir(&terminal_id);
         let system_prompt = match pack.system_prompt {
@@ -883,7 +985,7 @@ impl Orchestrator {
             terminal_id: terminal_id.clone(),
             profile_name: profile.name.clone(),
             system_prompt,
-            model: request.model.clone().or_else(|| profile.model.clone()),
+            model,
             permission_mode: profile.permission_mode(),
             working_directory: working_directory.clone(),
             config_dir: config_dir.clone(),
@@ -892,9 +994,7 @@ impl Orchestrator {
                 "mcp-server".to_string(),
             ],
             cao_mcp_url: inner.api.agent_mcp_url(&terminal_id),
-            cao_api_token: std::fs::read_to_string(inner.home.token_file())
-                .map(|token| token.trim().to_string())
-                .unwrap_or_default(),
+            cao_api_token: crate::agent_token::agent_token(&inner.server_token, &terminal_id),
             cao_binary: inner.cao_binary.clone(),
             mock_script: std::env::var_os("CAO_MOCK_AGENT_SCRIPT").map(PathBuf::from),
             extra_env: Vec::new(),
@@ -1038,6 +1138,10 @@ impl Orchestrator {
             ),
             ("CAO_TERMINAL_ID".to_string(), terminal_id.to_string()),
             (
+                "CAO_TERMINAL_TOKEN".to_string(),
+                crate::agent_token::agent_token(&self.inner.server_token, terminal_id),
+            ),
+            (
                 "CAO_HOME_DIR".to_string(),
                 self.inner.home.root().display().to_string(),
             ),
@@ -1045,7 +1149,14 @@ impl Orchestrator {
             ("CAO_API_PORT".to_string(), self.inner.api.port.to_string()),
         ];
         env.extend(self.inner.agent_env.iter().cloned());
-        env.extend(pack_env.iter().cloned());
+        // cao's own variables name the terminal: nothing else may set them (a pack's copy of
+        // CAO_TERMINAL_ID is the same value; the request's were refused before).
+        env.extend(
+            pack_env
+                .iter()
+                .filter(|(name, _)| !is_reserved_env(name))
+                .cloned(),
+        );
         env.extend(request_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let spec = LaunchSpec {
             session: session.to_string(),
@@ -1079,6 +1190,7 @@ impl Orchestrator {
             input: Arc::new(tokio::sync::Mutex::new(())),
             init_timeout,
             exit_reason: Arc::new(Mutex::new(None)),
+            died_at: Arc::new(Mutex::new(None)),
             submitted_screen: Arc::new(Mutex::new(None)),
             submitted_history: Arc::new(Mutex::new(None)),
             reactions: Arc::new(tokio::sync::watch::Sender::new(0)),
@@ -1110,7 +1222,10 @@ impl Orchestrator {
                             watch.mark_died();
                         }
                     }
-                    Ok(PaneEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // After a lost server each reader finds out whether its own pane went with
+                    // it (a pane made on a server started since is fine).
+                    Ok(PaneEvent::Resync | PaneEvent::ServerLost { .. })
+                    | Err(broadcast::error::RecvError::Lagged(_)) => {
                         for live in lock(&inner.live).values() {
                             live.watch.poke();
                         }
@@ -1142,6 +1257,10 @@ impl Orchestrator {
                 Ok(screen) => screen,
                 Err(MuxError::NoPane(_)) => {
                     self.record_death(&terminal_id, &live, "its pane was closed".into());
+                    return;
+                }
+                Err(MuxError::ServerGone(reason)) => {
+                    self.record_death(&terminal_id, &live, reason);
                     return;
                 }
                 Err(error) => {
@@ -1224,8 +1343,14 @@ impl Orchestrator {
 
     fn record_death(&self, terminal_id: &str, live: &Live, reason: String) {
         let status = lock(&live.machine).pane_died();
-        *lock(&live.exit_reason) = Some(reason.clone());
+        let first = lock(&live.exit_reason).replace(reason.clone()).is_none();
+        if first {
+            *lock(&live.died_at) = Some(tokio::time::Instant::now());
+        }
         self.publish(terminal_id, live, status, Some(reason));
+        if first {
+            self.hold_messages(terminal_id);
+        }
     }
 
     fn publish(
@@ -1324,8 +1449,26 @@ impl Orchestrator {
     /// after Enter, else Enter is pressed again (an Enter that reaches a CLI busy redrawing,
     /// such as Claude Code connecting its MCP servers, can be lost and leave the text sitting
     /// in its composer). An agent that never reacts is logged, not refused.
+    ///
+    /// Input to an agent that is busy with a turn it took is refused (`Conflict`, naming the
+    /// status):
+    /// a CLI at work queues, merges or drops what is typed meanwhile, so the text would be
+    /// lost while the call said it was sent. The inbox queues a message until the agent is
+    /// ready ([`Orchestrator::send_message`]).
     pub async fn send_input(&self, id: &str, message: &str) -> Result<(), OrchestratorError> {
-        if !self.submit_checked(id, message).await? {
+        check_input(message)?;
+        let live = self.live(id)?;
+        let _turn = live.input.lock().await;
+        let status = *live.watch.status.borrow();
+        // Busy means at work on a turn it took: an earlier input the agent never reacted to
+        // (its screen unchanged since Enter) was not taken, and typing again is the remedy.
+        let taken = lock(&live.submitted_screen).is_none();
+        if status == TerminalStatus::Processing && lock(&live.machine).started() && taken {
+            return Err(OrchestratorError::Conflict(format!(
+                "terminal {id} is busy ('processing'): input typed now would be lost; wait until it is idle or completed, or queue it with `cao agent send-message --to {id}`"
+            )));
+        }
+        if !self.submit_locked(id, &live, message).await? {
             tracing::warn!(terminal = %id, "the agent's screen did not change after the input was submitted");
         }
         Ok(())
@@ -1337,11 +1480,7 @@ impl Orchestrator {
         id: &str,
         message: &str,
     ) -> Result<bool, OrchestratorError> {
-        if message.contains('\0') {
-            return Err(OrchestratorError::Invalid(
-                "the message contains a NUL byte, which no terminal can carry".into(),
-            ));
-        }
+        check_input(message)?;
         let live = self.live(id)?;
         let _turn = live.input.lock().await;
         self.submit_locked(id, &live, message).await
@@ -1412,6 +1551,13 @@ impl Orchestrator {
             }
         }
         Ok(false)
+    }
+
+    /// The live terminal whose agent token `token` is (see [`crate::agent_token`]); `None`
+    /// for anything else, the operator's token included.
+    pub fn terminal_for_token(&self, token: &str) -> Option<String> {
+        let id = crate::agent_token::terminal_of(&self.inner.server_token, token)?;
+        self.row(&id).ok().map(|row| row.id)
     }
 
     /// Called when the agent in terminal `id` listed the tools of its cao MCP server: from
@@ -1638,6 +1784,10 @@ impl Orchestrator {
 
     /// Saves the scrollback to the terminal's log, ends its process tree and removes it.
     pub async fn delete_terminal(&self, id: &str) -> Result<(), OrchestratorError> {
+        self.remove_terminal(id, Removal::Delete).await
+    }
+
+    async fn remove_terminal(&self, id: &str, removal: Removal) -> Result<(), OrchestratorError> {
         let row = self.row(id)?;
         let live = lock(&self.inner.live).get(id).cloned();
         // No input may start while the pane is being removed.
@@ -1681,10 +1831,12 @@ impl Orchestrator {
             lock(&self.inner.by_pane).remove(&live.pane);
         }
         self.inner.store.mark_terminal_exited(id, "deleted")?;
-        self.fail_messages_to(
-            id,
-            &format!("terminal {id} was deleted before it could be delivered"),
-        );
+        if removal == Removal::Delete {
+            self.fail_messages_to(
+                id,
+                &format!("terminal {id} was deleted before it could be delivered"),
+            );
+        }
         let _ = std::fs::remove_dir_all(self.inner.home.terminal_config_dir(id));
         let _ = self
             .inner

@@ -43,6 +43,55 @@ use crate::version::TmuxVersion;
 /// The hidden session the control connection attaches to.
 pub const DEFAULT_CONTROL_SESSION: &str = "__cao_control";
 
+/// The format that identifies a server: its pid and start time (a pid alone is reused).
+const SERVER_IDENTITY_FORMAT: &str = "#{pid} #{start_time}";
+
+/// Which tmux server a connection reaches: two servers on the same socket, one after the
+/// other, never share an identity, while their pane ids (`%0`, `%1`, …) repeat.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerIdentity(String);
+
+impl ServerIdentity {
+    /// Reads a [`SERVER_IDENTITY_FORMAT`] line (`1234 1733170000`).
+    fn parse(line: &str) -> Option<ServerIdentity> {
+        let (pid, started) = line.trim().split_once(' ')?;
+        let numeric = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        (numeric(pid) && numeric(started)).then(|| ServerIdentity(format!("{pid}-{started}")))
+    }
+
+    /// The identity as text (`<pid>-<start time>`), for references that carry it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The identity from its text form, as [`ServerIdentity::as_str`] wrote it.
+    pub fn from_text(text: &str) -> Option<ServerIdentity> {
+        let (pid, started) = text.split_once('-')?;
+        ServerIdentity::parse(&format!("{pid} {started}"))
+    }
+}
+
+impl std::fmt::Display for ServerIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The engine's link to its server, as [`ControlEngine::server_state`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerState {
+    /// No connection was made yet.
+    NotConnected,
+    /// Connected to this server.
+    Connected(ServerIdentity),
+    /// The connection to this server was lost; a reconnect may follow (to the same server,
+    /// or to another one started on the socket since).
+    Lost {
+        server: ServerIdentity,
+        reason: String,
+    },
+}
+
 /// Settings of a [`ControlEngine`].
 #[derive(Debug, Clone)]
 pub struct ControlOptions {
@@ -133,6 +182,8 @@ struct Connection {
     state: Arc<Mutex<ConnectionState>>,
     /// Set once during setup, before the connection is shared.
     version: std::sync::OnceLock<TmuxVersion>,
+    /// Which server this connection reaches; set during setup, before it is shared.
+    server: std::sync::OnceLock<ServerIdentity>,
     client_pid: Option<u32>,
     nonces: AtomicU64,
     generation: u64,
@@ -269,6 +320,8 @@ struct Inner {
     /// Counts published connections; a change tells watchers that notifications may have been
     /// missed while no connection was up.
     published: watch::Sender<u64>,
+    /// Which server the current connection reaches, or that it was lost.
+    server: watch::Sender<ServerState>,
 }
 
 /// The control-mode engine. Cheap to clone; clones share the connection.
@@ -414,6 +467,7 @@ impl ControlEngine {
                 generation: AtomicU64::new(0),
                 stats: Mutex::new(ControlStats::default()),
                 published: watch::channel(0).0,
+                server: watch::channel(ServerState::NotConnected).0,
             }),
         }
     }
@@ -546,6 +600,145 @@ impl ControlEngine {
         received.map_err(|_| connection.lost_error(&self.inner.options.socket))
     }
 
+    /// Runs one command on `connection` (no reconnect): `NotSent` when the connection was
+    /// found dead before anything was written.
+    async fn execute_on(
+        &self,
+        connection: &Arc<Connection>,
+        command: &TmuxCommand,
+    ) -> Result<CommandOutput, SendError> {
+        let socket = &self.inner.options.socket;
+        let kills_server = canonical(command) == Some("kill-server");
+        let mut line = String::with_capacity(64);
+        write_control_line(&command.argv, &mut line)
+            .map_err(|error| SendError::NotSent(error.into()))?;
+        line.push('\n');
+        let expectation = if route(command) == Route::SharedWithSentinel {
+            let nonce = format!(
+                "cao-sentinel-{}-{}",
+                connection.generation,
+                connection.nonces.fetch_add(1, Ordering::Relaxed)
+            );
+            line.push_str("display-message -p ");
+            line.push_str(&nonce);
+            line.push('\n');
+            Expectation::UntilSentinel { nonce }
+        } else {
+            Expectation::Single
+        };
+        if kills_server {
+            connection.expecting_exit.store(true, Ordering::SeqCst);
+        }
+        let (sender, receiver) = oneshot::channel();
+        connection
+            .send(
+                line.as_bytes(),
+                vec![(Waiter::Caller(sender), expectation)],
+                socket,
+            )
+            .await?;
+        let reply = self.await_reply(receiver, connection, command.name()).await;
+        if kills_server {
+            // The client exits with the server; nothing more may be written to it.
+            connection.abandon("the server was killed (kill-server)".into());
+            return match reply {
+                Ok(blocks) => Ok(blocks_to_output(blocks)),
+                // The server may exit before it answers: that is success too.
+                Err(EngineError::ConnectionLost { .. }) => Ok(CommandOutput::default()),
+                Err(error) => Err(SendError::Lost(error)),
+            };
+        }
+        reply.map(blocks_to_output).map_err(SendError::Lost)
+    }
+
+    /// The server the engine is connected to, connecting if needed (never starting a
+    /// server: none running is [`EngineError::NoServer`]).
+    pub async fn server_identity(&self) -> Result<ServerIdentity, EngineError> {
+        let connection = self.connection(false).await?;
+        connection
+            .server
+            .get()
+            .cloned()
+            .ok_or_else(|| EngineError::Protocol("a connection without a server identity".into()))
+    }
+
+    /// The server of the live connection, if there is one, without connecting.
+    pub fn current_server(&self) -> Option<ServerIdentity> {
+        self.live_connection()
+            .and_then(|connection| connection.server.get().cloned())
+    }
+
+    /// Watches which server the engine reaches: connected, or the connection lost (with the
+    /// reason). Each new connection is announced, also to the same server.
+    pub fn server_state(&self) -> watch::Receiver<ServerState> {
+        self.inner.server.subscribe()
+    }
+
+    /// Runs `commands` in order on a connection to `server` and to no other: when the server
+    /// the engine reaches is not that one (it exited and another was started on the socket),
+    /// nothing is sent and the answer is [`EngineError::ServerChanged`]; when none runs,
+    /// [`EngineError::NoServer`]. This is how a target such as `%3`, which a new server hands
+    /// out again, can never reach the wrong pane. Stops at the first engine error (a command
+    /// that tmux refused is a result, not an error). Commands that need a connection of their
+    /// own (`wait-for`, foreground `run-shell`, client commands) are refused.
+    pub async fn execute_on_server(
+        &self,
+        server: &ServerIdentity,
+        commands: Vec<TmuxCommand>,
+    ) -> Result<Vec<CommandOutput>, EngineError> {
+        let mut prepared = Vec::with_capacity(commands.len());
+        let mut stdin_files = Vec::new();
+        for mut command in commands {
+            lock(&self.inner.stats).requests += 1;
+            check_argv(&command.argv)?;
+            if route(&command) == Route::OwnConnection {
+                return Err(EngineError::Protocol(format!(
+                    "`{}` runs on a connection of its own and cannot be bound to one server",
+                    command.name()
+                )));
+            }
+            if let Some(file) = materialize_stdin(&mut command)? {
+                stdin_files.push(file);
+            }
+            prepared.push(command);
+        }
+        let socket = &self.inner.options.socket;
+        // A connection found dead before the first command was written is replaced once
+        // (by a connection to the same server, or the answer is ServerChanged).
+        for attempt in 1..=2 {
+            let connection = self.connection(false).await?;
+            match connection.server.get() {
+                Some(found) if found == server => {}
+                found => {
+                    return Err(EngineError::ServerChanged {
+                        socket: socket.describe(),
+                        expected: server.to_string(),
+                        found: found.map(ToString::to_string).unwrap_or_default(),
+                    })
+                }
+            }
+            let mut outputs = Vec::with_capacity(prepared.len());
+            let mut retry = false;
+            for command in &prepared {
+                match self.execute_on(&connection, command).await {
+                    Ok(output) => outputs.push(output),
+                    Err(SendError::NotSent(_)) if attempt == 1 && outputs.is_empty() => {
+                        retry = true;
+                        break;
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            if !retry {
+                return Ok(outputs);
+            }
+        }
+        Err(EngineError::ConnectionLost {
+            socket: socket.describe(),
+            reason: "the connection died twice before the commands could be written".into(),
+        })
+    }
+
     fn no_server_output(&self) -> CommandOutput {
         CommandOutput::failed(format!(
             "no server running on {}",
@@ -587,13 +780,10 @@ impl Engine for ControlEngine {
     async fn execute(&self, mut command: TmuxCommand) -> Result<CommandOutput, EngineError> {
         lock(&self.inner.stats).requests += 1;
         check_argv(&command.argv)?;
-        let route = route(&command);
-        if route == Route::OwnConnection {
+        if route(&command) == Route::OwnConnection {
             return self.inner.side.execute(command).await;
         }
         let _stdin_file = materialize_stdin(&mut command)?;
-        let kills_server = canonical(&command) == Some("kill-server");
-        let socket = &self.inner.options.socket;
         // A connection found dead before anything was written to it is replaced once.
         for attempt in 1..=2 {
             let connection = match self.connection(starts_server(&command)).await {
@@ -601,55 +791,14 @@ impl Engine for ControlEngine {
                 Err(EngineError::NoServer { .. }) => return Ok(self.no_server_output()),
                 Err(error) => return Err(error),
             };
-            let mut line = String::with_capacity(64);
-            write_control_line(&command.argv, &mut line)?;
-            line.push('\n');
-            let expectation = if route == Route::SharedWithSentinel {
-                let nonce = format!(
-                    "cao-sentinel-{}-{}",
-                    connection.generation,
-                    connection.nonces.fetch_add(1, Ordering::Relaxed)
-                );
-                line.push_str("display-message -p ");
-                line.push_str(&nonce);
-                line.push('\n');
-                Expectation::UntilSentinel { nonce }
-            } else {
-                Expectation::Single
-            };
-            if kills_server {
-                connection.expecting_exit.store(true, Ordering::SeqCst);
-            }
-            let (sender, receiver) = oneshot::channel();
-            match connection
-                .send(
-                    line.as_bytes(),
-                    vec![(Waiter::Caller(sender), expectation)],
-                    socket,
-                )
-                .await
-            {
-                Ok(()) => {}
+            match self.execute_on(&connection, &command).await {
                 Err(SendError::NotSent(_)) if attempt == 1 => continue,
                 Err(error) => return Err(error.into()),
+                Ok(output) => return Ok(output),
             }
-            let reply = self
-                .await_reply(receiver, &connection, command.name())
-                .await;
-            if kills_server {
-                // The client exits with the server; nothing more may be written to it.
-                connection.abandon("the server was killed (kill-server)".into());
-                return match reply {
-                    Ok(blocks) => Ok(blocks_to_output(blocks)),
-                    // The server may exit before it answers: that is success too.
-                    Err(EngineError::ConnectionLost { .. }) => Ok(CommandOutput::default()),
-                    Err(error) => Err(error),
-                };
-            }
-            return reply.map(blocks_to_output);
         }
         Err(EngineError::ConnectionLost {
-            socket: socket.describe(),
+            socket: self.inner.options.socket.describe(),
             reason: "the connection died twice before the command could be written".into(),
         })
     }
@@ -912,6 +1061,7 @@ async fn establish(
         writer: tokio::sync::Mutex::new(Some(stdin)),
         state: state.clone(),
         version: std::sync::OnceLock::new(),
+        server: std::sync::OnceLock::new(),
         client_pid,
         nonces: AtomicU64::new(0),
         generation,
@@ -958,6 +1108,37 @@ async fn establish(
         }
         Err(error) => return Err(fail(error)),
     };
+    let identity = request(
+        &connection,
+        &options.socket,
+        &["display-message", "-p", SERVER_IDENTITY_FORMAT],
+    )
+    .await;
+    let server = match identity {
+        Ok(output) if output.succeeded() => {
+            match output
+                .stdout
+                .first()
+                .and_then(|line| ServerIdentity::parse(line))
+            {
+                Some(server) => server,
+                None => {
+                    return Err(fail(EngineError::Protocol(format!(
+                        "unreadable server identity {:?}",
+                        output.stdout
+                    ))))
+                }
+            }
+        }
+        Ok(output) => {
+            return Err(fail(EngineError::Connect {
+                socket: options.socket.describe(),
+                reason: output.error_text(),
+            }))
+        }
+        Err(error) => return Err(fail(error)),
+    };
+    let _ = connection.server.set(server.clone());
     if let Some(pause_after) = options.pause_after {
         if version >= TmuxVersion::new(3, 2, 0) {
             let seconds = pause_after.as_secs().max(1).to_string();
@@ -993,6 +1174,7 @@ async fn establish(
     connection.published.store(true, Ordering::SeqCst);
     *lock(&inner.current) = Some(connection.clone());
     lock(&inner.stats).connections += 1;
+    inner.server.send_replace(ServerState::Connected(server));
     inner.published.send_modify(|count| *count += 1);
     tracing::debug!(socket = %options.socket.describe(), %version, generation, "tmux control connection up");
     Ok(connection)
@@ -1119,6 +1301,16 @@ async fn read_loop(mut context: ReaderContext) {
     let Some(inner) = context.inner.upgrade() else {
         return;
     };
+    let lost_server = lock(&inner.current)
+        .as_ref()
+        .filter(|connection| connection.generation == context.generation)
+        .and_then(|connection| connection.server.get().cloned());
+    if let Some(server) = lost_server {
+        inner.server.send_replace(ServerState::Lost {
+            server,
+            reason: reason.clone(),
+        });
+    }
     let unexpected = context.published.load(Ordering::SeqCst)
         && !context.expecting_exit.load(Ordering::SeqCst)
         && !inner.closed.load(Ordering::SeqCst);

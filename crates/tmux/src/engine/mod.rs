@@ -22,7 +22,10 @@ pub mod control;
 pub mod sim;
 pub mod subprocess;
 
-pub use control::{ControlEngine, ControlOptions, ControlStats, Notification, WeakControlEngine};
+pub use control::{
+    ControlEngine, ControlOptions, ControlStats, Notification, ServerIdentity, ServerState,
+    WeakControlEngine,
+};
 pub use sim::SimEngine;
 pub use subprocess::SubprocessEngine;
 
@@ -58,6 +61,12 @@ pub enum EngineError {
     Timeout { command: String, timeout: Duration },
     #[error("the engine was shut down")]
     Closed,
+    #[error("the tmux server on {socket} is not the one expected (it exited; {found} runs there now, not {expected})")]
+    ServerChanged {
+        socket: String,
+        expected: String,
+        found: String,
+    },
 }
 
 /// A way of running tmux commands against one server.
