@@ -475,36 +475,142 @@ pub async fn shutdown(args: ShutdownArgs) -> Result<()> {
     Ok(())
 }
 
-/// Sends SIGTERM to the server named by the pid file and waits until it is gone.
+/// Stops the server of this data directory and waits until it is gone. `server.pid` alone is
+/// not trusted (after a crash its pid may have been reused by anyone): the process signalled
+/// must hold the data directory's lock, have the recorded start time and run a cao binary. A
+/// pid file no server holds is removed, and nothing is signalled.
 async fn stop_server(client: &Client) -> Result<()> {
-    let path = crate::server_cli::pid_file(&CaoHome::from_env()?);
-    let Some(pid) = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| text.trim().parse::<i32>().ok())
-    else {
-        println!("no server running (no {})", path.display());
-        return Ok(());
-    };
-    // SAFETY: a plain signal to the pid the server wrote for itself.
-    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
-        let _ = std::fs::remove_file(&path);
-        println!("no server running (stale pid {pid})");
-        return Ok(());
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    // SAFETY: signal 0 only checks that the pid exists.
-    while unsafe { libc::kill(pid, 0) } == 0 {
-        if std::time::Instant::now() > deadline {
-            return Err(exit(
-                EXIT_FAILURE,
-                format!("the server (pid {pid}) did not stop within 10 s"),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    use crate::server_cli::{probe_home_lock, verify_server_process, HomeLock, ServerRecord};
     let _ = client;
+    let home = CaoHome::from_env()?;
+    let path = crate::server_cli::pid_file(&home);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            println!("no server running (no {})", path.display());
+            return Ok(());
+        }
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let record = ServerRecord::parse(&text);
+    let lock = probe_home_lock(&home)
+        .with_context(|| format!("cannot check the server lock in {}", home.root().display()))?;
+    if let HomeLock::Free { .. } = lock {
+        // Removed while holding the lock: no server can start and write its own meanwhile.
+        std::fs::remove_file(&path)
+            .with_context(|| format!("cannot remove the stale {}", path.display()))?;
+        match record {
+            Some(record) => println!(
+                "no server running (stale server.pid for pid {} removed)",
+                record.pid
+            ),
+            None => println!("no server running (unreadable server.pid removed)"),
+        }
+        return Ok(());
+    }
+    let Some(record) = record else {
+        return Err(exit(
+            EXIT_FAILURE,
+            format!(
+                "a cao server holds {} but {} is unreadable; not signalling anything (find it with `pgrep -a cao`)",
+                home.root().display(),
+                path.display()
+            ),
+        ));
+    };
+    let pid = record.pid;
+    // Opened before the checks, so the signal reaches the process checked even if it exits
+    // and its pid is reused in between.
+    let process = ProcessHandle::open(pid);
+    if let Err(reason) = verify_server_process(&record) {
+        return Err(exit(
+            EXIT_FAILURE,
+            format!(
+                "a cao server holds {} but server.pid names pid {pid}, which {reason}; not signalling it (find the server with `pgrep -a cao`)",
+                home.root().display()
+            ),
+        ));
+    }
+    process
+        .terminate()
+        .with_context(|| format!("cannot signal the server (pid {pid})"))?;
+    if !process.wait_exit(Duration::from_secs(10)).await {
+        return Err(exit(
+            EXIT_FAILURE,
+            format!("the server (pid {pid}) did not stop within 10 s"),
+        ));
+    }
     println!("stopped the server (pid {pid})");
     Ok(())
+}
+
+/// A process to signal and wait for: a pidfd where the kernel has them (the signal cannot
+/// reach a later process with the same pid, and its exit is an event to wait on), else the
+/// plain pid.
+struct ProcessHandle {
+    pid: i32,
+    pidfd: Option<std::os::fd::OwnedFd>,
+}
+
+impl ProcessHandle {
+    fn open(pid: u32) -> ProcessHandle {
+        use std::os::fd::FromRawFd;
+        let pid = pid as i32;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let pidfd = (fd >= 0).then(|| {
+            // SAFETY: the descriptor was just returned by pidfd_open and nothing else owns it.
+            unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+        });
+        ProcessHandle { pid, pidfd }
+    }
+
+    fn terminate(&self) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let sent = match &self.pidfd {
+            // SAFETY: a signal through a pidfd this handle owns; no siginfo, no flags.
+            Some(pidfd) => unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd.as_raw_fd(),
+                    libc::SIGTERM,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            },
+            // SAFETY: a plain signal to a pid checked just before.
+            None => libc::c_long::from(unsafe { libc::kill(self.pid, libc::SIGTERM) }),
+        };
+        if sent == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    /// Waits until the process has exited; false at the timeout.
+    async fn wait_exit(self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        if let Some(pidfd) = self.pidfd {
+            // A pidfd becomes readable when its process exits.
+            // SAFETY: the OwnedFd keeps the descriptor open, unchanged, until the AsyncFd that
+            // owns it is dropped.
+            if let Ok(readable) = unsafe { tokio::io::unix::AsyncFd::register(pidfd) } {
+                return matches!(
+                    tokio::time::timeout_at(deadline, readable.readable()).await,
+                    Ok(Ok(_))
+                );
+            }
+        }
+        // SAFETY: signal 0 only checks that the pid exists.
+        while unsafe { libc::kill(self.pid, 0) } == 0 {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
 }
 
 /// `cao info`: where this shell is (inside a cao terminal or not).

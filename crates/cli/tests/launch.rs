@@ -50,8 +50,9 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(self.home.path().join("server.pid")) {
-            if let Ok(pid) = pid.trim().parse::<i32>() {
+        if let Ok(record) = std::fs::read_to_string(self.home.path().join("server.pid")) {
+            let record: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
+            if let Some(pid) = record["pid"].as_i64().map(|pid| pid as i32) {
                 // SAFETY: the pid our own server wrote.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
@@ -62,7 +63,12 @@ impl Drop for Env {
             .args(["-L", &self.socket, "kill-server"])
             .stderr(std::process::Stdio::null())
             .status();
-        let _ = std::fs::remove_file(cao_tmux::Socket::named(&self.socket).path());
+        let socket = cao_tmux::Socket::named(&self.socket).path();
+        let _ = std::fs::remove_file(&socket);
+        // The server's lock beside the socket, left when it was killed.
+        let mut lock = socket.into_os_string();
+        lock.push(".cao.lock");
+        let _ = std::fs::remove_file(lock);
     }
 }
 
@@ -171,8 +177,16 @@ fn bad_input_fails_fast_with_one_line_naming_the_fix() {
     assert!(stderr.contains("invalid session name"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(20));
 
-    // A second server on the same port says so at once.
-    let second = env.cao(&["server", "--port", &env.port.to_string()]);
+    // A second server on the same port says so at once (another data directory and tmux
+    // socket: a second server on the same ones is refused before it binds).
+    let other_home = tempfile::tempdir().unwrap();
+    let second = Command::new(env!("CARGO_BIN_EXE_cao"))
+        .args(["server", "--port", &env.port.to_string()])
+        .env("CAO_HOME_DIR", other_home.path())
+        .env("CAO_TMUX_SOCKET", format!("{}-other", env.socket))
+        .env_remove("TMUX")
+        .output()
+        .unwrap();
     assert!(!second.status.success());
     assert!(
         text(&second.stderr).contains("already in use"),

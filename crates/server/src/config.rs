@@ -1,7 +1,9 @@
-//! How the server listens and whom it answers: address, bearer-token mode, extra host names.
+//! How the server listens and whom it answers: address, bearer-token mode, extra host names,
+//! connection timeouts.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 use cao_orchestrator::home::{CaoHome, HomeError};
 
@@ -10,6 +12,14 @@ pub const DEFAULT_PORT: u16 = 9889;
 
 /// The largest request body accepted; larger ones get 413.
 pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// How long a client may take to send a request head once its first bytes arrived.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection may stay open with no request in flight. Longer than the 90 s for
+/// which reqwest (the CLI's client) keeps an idle connection, so that the client, not the
+/// server, closes a pooled connection and no request is sent on one the server is closing.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Whether requests must carry `Authorization: Bearer <token>`.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,6 +61,12 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     /// The largest request body, in bytes.
     pub body_limit: usize,
+    /// A connection whose request head is not complete this long after its first bytes is
+    /// closed (slow or stalled clients).
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight is closed after this long. A request being
+    /// served (an `/events` stream, a long MCP call) is never timed.
+    pub idle_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -62,6 +78,8 @@ impl ServerConfig {
             auth,
             allowed_hosts: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 

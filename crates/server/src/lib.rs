@@ -15,6 +15,10 @@
 //! server-to-client stream; GET and DELETE get 405) and never time a call out. The tools live
 //! in `cao-mcp`; see `mcp.rs`.
 //!
+//! Connections are served by hyper directly (`connection.rs`): a request head must arrive
+//! within `header_read_timeout` of its first bytes and a connection with no request in flight
+//! closes after `idle_timeout`; requests being served are never timed.
+//!
 //! What it is not: any orchestration. Each handler turns one request into one
 //! [`Orchestrator`] call and its result into JSON. It does not parse signals either: the
 //! caller of [`serve`] passes the shutdown future.
@@ -35,6 +39,7 @@
 //!   web UI and CAO's newer surfaces (workflows, memory, plugins, AG-UI).
 
 mod config;
+mod connection;
 mod error;
 mod guard;
 mod handlers;
@@ -54,7 +59,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{AuthMode, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_PORT};
+pub use config::{
+    AuthMode, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_PORT,
+};
 pub use error::{ApiError, ServerError};
 
 /// The orchestrator API this server translates to.
@@ -142,15 +150,18 @@ pub async fn serve_on(
         Ok(addr) => tracing::info!("cao-server listening on http://{addr}"),
         Err(error) => tracing::warn!("cao-server listening (address unknown: {error})"),
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("cao-server shutting down");
-            // No receiver left only means no stream is open; nothing to end.
-            let _ = stop.send(true);
-            // MCP calls still running (a handoff can run for an hour) end now.
-            stop_mcp.cancel();
-        })
-        .await
-        .map_err(ServerError::Serve)
+    let timeouts = connection::Timeouts {
+        header_read: config.header_read_timeout,
+        idle: config.idle_timeout,
+    };
+    connection::serve(listener, app, timeouts, async move {
+        shutdown.await;
+        tracing::info!("cao-server shutting down");
+        // No receiver left only means no stream is open; nothing to end.
+        let _ = stop.send(true);
+        // MCP calls still running (a handoff can run for an hour) end now.
+        stop_mcp.cancel();
+    })
+    .await;
+    Ok(())
 }
