@@ -11,6 +11,11 @@
 //! nothing. The proxy keeps the `Mcp-Session-Id` a server sets and the protocol version
 //! `initialize` settled on, and sends them with later messages, as an HTTP client does.
 //!
+//! A bad line never ends the session: a line that is not UTF-8 or not JSON gets a JSON-RPC parse
+//! error (id null), and a line longer than [`MAX_LINE_BYTES`] is skipped to its newline without
+//! being held in memory and gets an error naming the limit. Only the end of stdin (or a failure
+//! to read it) ends the proxy, and then after every message in flight is answered.
+//!
 //! It loads nothing before the first line arrives (no HTTP client, no token read, no server
 //! start), so `initialize` is answered in a few milliseconds and the process stays small.
 
@@ -19,7 +24,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, OnceCell};
 use tokio::task::JoinSet;
 
@@ -31,6 +36,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// JSON-RPC's "server error" code, for failures of the proxy itself.
 const PROXY_ERROR: i64 = -32000;
 const PARSE_ERROR: i64 = -32700;
+const INVALID_REQUEST: i64 = -32600;
+
+/// The longest line (one JSON-RPC message) read from stdin: 8 MiB, twice cao server's default
+/// body limit, so every message the server could take fits. Only this much of a line is ever
+/// buffered; a longer one is skipped to its newline and answered with an error.
+pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Which of cao server's MCP endpoints the proxy forwards to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,9 +289,25 @@ impl Proxy {
             return;
         }
         // An HTTP error whose body is a JSON-RPC message is the server's answer; pass it on.
-        if let Ok(value) = serde_json::from_str::<Value>(&text) {
+        if let Ok(mut value) = serde_json::from_str::<Value>(&text) {
             if value.get("jsonrpc").is_some() {
-                self.emit(&text, out);
+                // A body the server refused unread (too large, not JSON) gets an error with id
+                // null; the client matches answers by id, so it gets the request's own.
+                if value.get("id").is_some_and(Value::is_null) {
+                    match &id {
+                        Some(id) => value["id"] = id.clone(),
+                        None => {
+                            let reason = value.pointer("/error/message").and_then(Value::as_str);
+                            eprintln!(
+                                "cao mcp proxy: cao server refused a notification (HTTP {}): {}",
+                                status.as_u16(),
+                                reason.unwrap_or("no reason given")
+                            );
+                            return;
+                        }
+                    }
+                }
+                self.emit(&value.to_string(), out);
                 return;
             }
             if let Some(detail) = value.get("detail").and_then(Value::as_str) {
@@ -452,8 +479,66 @@ impl SseMessages {
     }
 }
 
+/// One line of input.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    /// The bytes before the newline, without it (nor a `\r` before it).
+    Bytes(Vec<u8>),
+    /// A line longer than the cap, skipped; how long it was, in bytes.
+    TooLong { length: usize },
+}
+
+/// Reads the next line, buffering at most `cap` bytes of it; `None` once the input ended. A
+/// last line without a newline counts as a line.
+async fn next_line(
+    input: &mut (impl AsyncBufRead + Unpin),
+    cap: usize,
+) -> std::io::Result<Option<Line>> {
+    let mut line = Vec::new();
+    let mut length = 0usize;
+    let mut read_any = false;
+    loop {
+        let available = input.fill_buf().await?;
+        if available.is_empty() {
+            if !read_any {
+                return Ok(None);
+            }
+            break;
+        }
+        read_any = true;
+        let newline = available.iter().position(|&byte| byte == b'\n');
+        let part = &available[..newline.unwrap_or(available.len())];
+        length = length.saturating_add(part.len());
+        if length <= cap {
+            line.extend_from_slice(part);
+        } else if line.capacity() > 0 {
+            line = Vec::new();
+        }
+        let used = newline.map_or(available.len(), |index| index + 1);
+        input.consume(used);
+        if newline.is_some() {
+            break;
+        }
+    }
+    if length > cap {
+        return Ok(Some(Line::TooLong { length }));
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(Some(Line::Bytes(line)))
+}
+
+/// Answers a line that cannot be forwarded: one line on stderr, a JSON-RPC error with id null
+/// (its id cannot be read) on stdout.
+fn refuse_line(out: &mpsc::UnboundedSender<String>, code: i64, text: &str) {
+    eprintln!("cao mcp proxy: {text}");
+    let _ = out.send(error_response(&Value::Null, code, text));
+}
+
 /// Reads messages from `input` until it ends, forwarding each concurrently, and writes the
-/// answers to `output` as they complete. Returns once every forwarded message is answered.
+/// answers to `output` as they complete. Returns once every forwarded message is answered,
+/// even when reading `input` failed (that error is returned after).
 pub async fn serve(
     proxy: Arc<Proxy>,
     input: impl AsyncRead + Unpin,
@@ -469,22 +554,61 @@ pub async fn serve(
         Ok::<(), std::io::Error>(())
     });
     let mut in_flight = JoinSet::new();
-    let mut lines = BufReader::new(input).lines();
-    while let Some(line) = lines.next_line().await? {
-        if line.trim().is_empty() {
+    let mut input = BufReader::new(input);
+    let read_error = loop {
+        let bytes = match next_line(&mut input, MAX_LINE_BYTES).await {
+            Ok(Some(Line::Bytes(bytes))) => bytes,
+            Ok(Some(Line::TooLong { length })) => {
+                refuse_line(
+                    &out,
+                    INVALID_REQUEST,
+                    &format!(
+                        "the line is {length} bytes, over cao mcp-server's limit of \
+                         {MAX_LINE_BYTES} bytes (8 MiB) per message, and was skipped: send \
+                         smaller messages (put large content in a file and pass its path)"
+                    ),
+                );
+                continue;
+            }
+            Ok(None) => break None,
+            Err(error) => break Some(error),
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        let line = match String::from_utf8(bytes) {
+            Ok(line) => line,
+            Err(error) => {
+                refuse_line(
+                    &out,
+                    PARSE_ERROR,
+                    &format!(
+                        "the line is not UTF-8 ({}): send one JSON-RPC message per line, as \
+                         UTF-8 JSON",
+                        error.utf8_error()
+                    ),
+                );
+                continue;
+            }
+        };
         let proxy = proxy.clone();
         let out = out.clone();
         in_flight.spawn(async move { proxy.forward(line, &out).await });
         // Reap finished calls so a long session does not accumulate them.
         while in_flight.try_join_next().is_some() {}
+    };
+    if let Some(error) = &read_error {
+        eprintln!("cao mcp proxy: reading stdin failed ({error}); answering what is in flight");
     }
     while in_flight.join_next().await.is_some() {}
     drop(out);
-    match writer.await {
+    let written = match writer.await {
         Ok(result) => result,
         Err(error) => Err(std::io::Error::other(error)),
+    };
+    match read_error {
+        Some(error) => Err(error),
+        None => written,
     }
 }
 
@@ -591,17 +715,20 @@ mod tests {
     }
 
     async fn run_lines(proxy: Proxy, input: &str) -> Vec<Value> {
+        run_bytes(Arc::new(proxy), input.as_bytes().to_vec()).await
+    }
+
+    async fn run_bytes(proxy: Arc<Proxy>, input: Vec<u8>) -> Vec<Value> {
         let (mut client, server_side) = tokio::io::duplex(1 << 16);
         let (read_half, write_half) = tokio::io::split(server_side);
-        let input = input.to_string();
         let feeder = tokio::spawn(async move {
-            client.write_all(input.as_bytes()).await.unwrap();
+            client.write_all(&input).await.unwrap();
             client.shutdown().await.unwrap();
             let mut text = String::new();
             client.read_to_string(&mut text).await.unwrap();
             text
         });
-        serve(Arc::new(proxy), read_half, write_half).await.unwrap();
+        serve(proxy, read_half, write_half).await.unwrap();
         let text = feeder.await.unwrap();
         text.lines()
             .map(|line| serde_json::from_str(line).unwrap())
@@ -761,5 +888,104 @@ mod tests {
             second_head.contains("mcp-protocol-version: 2025-06-18"),
             "{second_head}"
         );
+    }
+
+    async fn lines_of(input: &[u8], buffer: usize, cap: usize) -> Vec<Line> {
+        let mut reader = BufReader::with_capacity(buffer, input);
+        let mut lines = Vec::new();
+        while let Some(line) = next_line(&mut reader, cap).await.unwrap() {
+            lines.push(line);
+        }
+        lines
+    }
+
+    #[tokio::test]
+    async fn lines_are_read_as_bytes_and_long_ones_skipped_to_their_end() {
+        let bytes = |text: &[u8]| Line::Bytes(text.to_vec());
+        // (input, cap, lines); each read with a 3-byte buffer too, so lines span many reads.
+        let cases: [(&[u8], usize, Vec<Line>); 6] = [
+            (b"", 8, vec![]),
+            (
+                b"ab\r\n\ncd",
+                8,
+                vec![bytes(b"ab"), bytes(b""), bytes(b"cd")],
+            ),
+            (b"\xff\xfe\n{}\n", 8, vec![bytes(b"\xff\xfe"), bytes(b"{}")]),
+            (b"12345678\n", 8, vec![bytes(b"12345678")]),
+            (
+                b"123456789\nok\n",
+                8,
+                vec![Line::TooLong { length: 9 }, bytes(b"ok")],
+            ),
+            (
+                b"ok\n0123456789abcdef",
+                4,
+                vec![bytes(b"ok"), Line::TooLong { length: 16 }],
+            ),
+        ];
+        for (input, cap, expected) in cases {
+            for buffer in [3, 64] {
+                assert_eq!(
+                    lines_of(input, buffer, cap).await,
+                    expected,
+                    "{:?} with a {buffer}-byte buffer",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_lines_get_errors_and_the_proxy_keeps_serving() {
+        let refused_unread = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":\
+            {\"code\":-32600,\"message\":\"too large\"}}";
+        let answers = vec![
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 36\r\n\
+             connection: close\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}"
+                .to_string(),
+            format!(
+                "HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{refused_unread}",
+                refused_unread.len()
+            ),
+        ];
+        let (port, server) = canned_server(answers).await;
+        let proxy = Arc::new(Proxy::new(Endpoint::Ops, "127.0.0.1", port, None));
+        proxy.server_started.set(()).unwrap();
+        let mut input = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\xff\"}\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 1));
+        input.extend(b"\n{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n");
+        let answers = run_bytes(proxy.clone(), input).await;
+        assert_eq!(answers.len(), 3, "{answers:?}");
+        assert_eq!(answers[0]["id"], Value::Null);
+        assert_eq!(answers[0]["error"]["code"], PARSE_ERROR);
+        let not_utf8 = answers[0]["error"]["message"].as_str().unwrap();
+        assert!(
+            not_utf8.starts_with("the line is not UTF-8 (invalid utf-8 sequence"),
+            "{not_utf8}"
+        );
+        assert_eq!(answers[1]["id"], Value::Null);
+        assert_eq!(answers[1]["error"]["code"], INVALID_REQUEST);
+        let too_long = answers[1]["error"]["message"].as_str().unwrap();
+        assert!(
+            too_long.starts_with(&format!(
+                "the line is {} bytes, over cao mcp-server's limit of {MAX_LINE_BYTES} bytes",
+                MAX_LINE_BYTES + 1
+            )),
+            "{too_long}"
+        );
+        assert_eq!(answers[2], json!({"jsonrpc": "2.0", "id": 3, "result": {}}));
+
+        // The server's refusal of a body it did not read carries the request's id.
+        let answers = run_bytes(
+            proxy,
+            b"{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}".to_vec(),
+        )
+        .await;
+        assert_eq!(
+            answers,
+            [json!({"jsonrpc": "2.0", "id": 4, "error": {"code": -32600, "message": "too large"}})]
+        );
+        assert_eq!(server.await.unwrap().len(), 2);
     }
 }

@@ -706,7 +706,19 @@ async fn the_stdio_proxy_carries_an_agents_calls() {
 
 /// Writes `lines` to a proxy, reads one answer per request, closes stdin and waits for the
 /// exit; returns the answers and what the proxy said on stderr.
-async fn talk(mut command: tokio::process::Command, lines: &[Value]) -> (Vec<Value>, String) {
+async fn talk(command: tokio::process::Command, lines: &[Value]) -> (Vec<Value>, String) {
+    let requests = lines.iter().filter(|line| line.get("id").is_some()).count();
+    let input: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    talk_bytes(command, input.as_bytes(), requests).await
+}
+
+/// Writes `input` to a proxy, reads `answers` lines, closes stdin and waits for the exit;
+/// returns the answers and what the proxy said on stderr.
+async fn talk_bytes(
+    mut command: tokio::process::Command,
+    input: &[u8],
+    answers: usize,
+) -> (Vec<Value>, String) {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -716,15 +728,15 @@ async fn talk(mut command: tokio::process::Command, lines: &[Value]) -> (Vec<Val
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut stderr = child.stderr.take().unwrap();
-    let requests = lines.iter().filter(|line| line.get("id").is_some()).count();
-    for line in lines {
+    // Written while the proxy runs, so a long input does not wait for the answers.
+    let input = input.to_vec();
+    let writer = tokio::spawn(async move {
+        stdin.write_all(&input).await.unwrap();
         stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-    }
+    });
+    let expected = answers;
     let mut answers = Vec::new();
-    for _ in 0..requests {
+    for _ in 0..expected {
         let mut answer = String::new();
         tokio::time::timeout(DEADLINE, stdout.read_line(&mut answer))
             .await
@@ -732,7 +744,7 @@ async fn talk(mut command: tokio::process::Command, lines: &[Value]) -> (Vec<Val
             .unwrap();
         answers.push(serde_json::from_str(&answer).unwrap());
     }
-    drop(stdin);
+    drop(writer.await.unwrap());
     let status = tokio::time::timeout(DEADLINE, child.wait())
         .await
         .expect("the proxy exits when its input ends")
@@ -804,4 +816,44 @@ async fn the_proxy_needs_a_terminal_started_by_cao() {
         );
     }
     assert!(said.contains("CAO_TERMINAL_ID is not set"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_answers_bad_lines_and_keeps_serving() {
+    let cao = Cao::start().await;
+    let mut command = proxy_command("mcp-server", Some(&cao), cao.addr.port());
+    command.env("CAO_TERMINAL_ID", "1a2b3c4d");
+    let mut input = b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\xc3\x28\"}\n".to_vec();
+    // A line of 16 MiB, twice the proxy's limit: skipped to its end, never held whole.
+    input.extend(std::iter::repeat_n(b'x', 16 << 20));
+    input.push(b'\n');
+    input.extend(format!("{}\n", initialize()).as_bytes());
+    input.extend(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n");
+    let (answers, said) = talk_bytes(command, &input, 4).await;
+    let not_utf8 = answers
+        .iter()
+        .find(|answer| answer["error"]["code"] == -32700);
+    let not_utf8 = not_utf8.unwrap_or_else(|| panic!("{answers:?}"));
+    assert_eq!(not_utf8["id"], Value::Null);
+    assert!(not_utf8["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("the line is not UTF-8"));
+    let too_long = answers
+        .iter()
+        .find(|answer| answer["error"]["code"] == -32600)
+        .unwrap_or_else(|| panic!("{answers:?}"));
+    assert_eq!(too_long["id"], Value::Null);
+    assert!(too_long["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("over cao mcp-server's limit of 8388608 bytes (8 MiB)"));
+    let initialized = answers.iter().find(|answer| answer["id"] == 1).unwrap();
+    assert_eq!(
+        initialized["result"]["serverInfo"]["name"], "cao-mcp-server",
+        "{initialized}"
+    );
+    let pinged = answers.iter().find(|answer| answer["id"] == 2).unwrap();
+    assert_eq!(pinged["result"], json!({}), "{pinged}");
+    assert!(said.contains("the line is not UTF-8"), "{said}");
 }
