@@ -1,5 +1,6 @@
 //! The one error type handlers return, and how each case becomes a `{"detail": …}` response
-//! (FastAPI's shape, which CAO clients read).
+//! (FastAPI's shape, which CAO clients read); and the error of the MCP endpoints, which
+//! answer in JSON-RPC's shape instead.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -89,6 +90,64 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// An MCP request refused before the MCP server read it. MCP clients read JSON-RPC, not
+/// `{"detail": …}`, so it is answered as a JSON-RPC error; its id is null because the message's
+/// own id could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum McpRequestError {
+    /// The body is not JSON (400, JSON-RPC parse error).
+    #[error("the body is not JSON ({0}): POST one JSON-RPC message as JSON")]
+    NotJson(String),
+    /// The body is larger than the configured limit (413).
+    #[error(
+        "the message is larger than {limit} bytes, this server's limit for a request body: \
+         send less (put large content in a file and pass its path)"
+    )]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The MCP server refused the request in plain text (a missing `Accept`, a wrong
+    /// `Content-Type`, JSON that is not a JSON-RPC message); its status is kept.
+    #[error("{message}")]
+    Refused {
+        /// The status the MCP server answered with.
+        status: StatusCode,
+        /// Its text.
+        message: String,
+    },
+}
+
+impl McpRequestError {
+    /// The HTTP status this error answers with.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            McpRequestError::NotJson(_) => StatusCode::BAD_REQUEST,
+            McpRequestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            McpRequestError::Refused { status, .. } => *status,
+        }
+    }
+
+    /// The JSON-RPC error code: parse error for a body that is not JSON, invalid request else.
+    pub(crate) fn code(&self) -> i64 {
+        match self {
+            McpRequestError::NotJson(_) => -32700,
+            McpRequestError::TooLarge { .. } | McpRequestError::Refused { .. } => -32600,
+        }
+    }
+}
+
+impl IntoResponse for McpRequestError {
+    fn into_response(self) -> Response {
+        let body = Json(serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": self.code(), "message": self.to_string() },
+        }));
+        (self.status(), body).into_response()
     }
 }
 

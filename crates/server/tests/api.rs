@@ -520,3 +520,68 @@ async fn mcp_endpoints_are_guarded_and_answer_json_rpc_with_json() {
         listed.body
     );
 }
+
+#[tokio::test]
+async fn mcp_endpoints_refuse_bad_bodies_with_json_rpc_errors() {
+    let server = Server::start_with(|_| {}, |config| config.body_limit = 1024).await;
+    for path in ["/mcp/ops", "/mcp/agents/1a2b3c4d"] {
+        let mcp = || {
+            server
+                .request("POST", path)
+                .header("Accept", "application/json, text/event-stream")
+                .header("Content-Type", "application/json")
+        };
+        let assert_refusal = |response: &common::Response, status: u16, code: i64| {
+            assert_eq!(response.status, status, "{path}: {}", response.body);
+            assert!(
+                response
+                    .head
+                    .to_ascii_lowercase()
+                    .contains("content-type: application/json"),
+                "{path}: {}",
+                response.head
+            );
+            assert_eq!(response.body["jsonrpc"], "2.0", "{path}: {}", response.body);
+            assert_eq!(response.body["id"], serde_json::Value::Null, "{path}");
+            assert_eq!(response.body["error"]["code"], code, "{path}");
+            response.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+
+        let malformed = mcp()
+            .raw_body(b"{\"jsonrpc\":\"2.0\",\"id\":1,".to_vec())
+            .send()
+            .await;
+        let message = assert_refusal(&malformed, 400, -32700);
+        assert!(message.starts_with("the body is not JSON ("), "{message}");
+        let not_utf8 = mcp().raw_body(b"{\"a\":\"\xff\"}".to_vec()).send().await;
+        assert_refusal(&not_utf8, 400, -32700);
+
+        let oversize = mcp()
+            .json(rpc(1, "ping", json!({ "pad": "x".repeat(4096) })))
+            .send()
+            .await;
+        let message = assert_refusal(&oversize, 413, -32600);
+        assert!(
+            message.starts_with("the message is larger than 1024 bytes, "),
+            "{message}"
+        );
+
+        // rmcp's own refusals keep their status and become JSON-RPC errors too.
+        let not_a_message = mcp().json(json!([1, 2])).send().await;
+        assert_refusal(&not_a_message, 415, -32600);
+        let plain_text = mcp()
+            .header("Content-Type", "text/plain")
+            .raw_body(initialize().to_string().into_bytes())
+            .send()
+            .await;
+        let message = assert_refusal(&plain_text, 415, -32600);
+        assert!(message.contains("Content-Type"), "{message}");
+
+        let answer = mcp().json(initialize()).send().await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        assert_eq!(answer.body["id"], 1);
+    }
+}
