@@ -1,5 +1,10 @@
 //! The request guards: Host (DNS rebinding), Origin on state-changing methods (CSRF) and the
 //! bearer token. Pure checks plus the two middleware functions that apply them.
+//!
+//! Two kinds of token open the API: the operator token (the token file in the cao home) opens
+//! every route, and a terminal's own agent token (the orchestrator knows which terminal it
+//! belongs to) opens only `/mcp/agents/{that terminal}`, where it is the caller's identity. So
+//! an agent can act only as itself, whatever path it writes.
 
 use std::net::IpAddr;
 
@@ -71,20 +76,66 @@ impl Guard {
         }
     }
 
-    /// Whether the `Authorization` header carries the token (always true when auth is off).
-    pub(crate) fn token_ok(&self, authorization: Option<&str>) -> bool {
-        let Some(expected) = &self.token else {
-            return true;
-        };
-        let Some(value) = authorization else {
-            return false;
-        };
-        let Some((scheme, presented)) = value.split_once(' ') else {
-            return false;
-        };
-        scheme.eq_ignore_ascii_case("bearer")
-            && constant_time_eq(presented.trim().as_bytes(), expected.as_bytes())
+    /// Who a request acts as, from its `Authorization` header and its path.
+    /// `terminal_for_token` names the terminal an agent token belongs to (the orchestrator
+    /// knows them). The operator token may call every route; an agent token only its own
+    /// terminal's MCP endpoint, whatever auth mode the server runs in; with auth off any other
+    /// request is the operator's.
+    pub(crate) fn access(
+        &self,
+        authorization: Option<&str>,
+        path: &str,
+        terminal_for_token: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<Access, Refusal> {
+        let presented = authorization.and_then(bearer);
+        if let (Some(presented), Some(expected)) = (presented, &self.token) {
+            if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+                return Ok(Access::Operator);
+            }
+        }
+        if let Some(terminal_id) = presented.and_then(terminal_for_token) {
+            return if path == agent_path(&terminal_id) {
+                Ok(Access::Terminal(terminal_id))
+            } else {
+                Err(Refusal::NotOwnEndpoint { terminal_id })
+            };
+        }
+        match self.token {
+            None => Ok(Access::Operator),
+            Some(_) => Err(Refusal::NoValidToken),
+        }
     }
+}
+
+/// Who a request acts as, decided by the token guard and kept in the request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The operator token (or auth is off): every route; on an agent's MCP endpoint the path
+    /// names the caller.
+    Operator,
+    /// The agent token of this terminal: its own MCP endpoint only, as itself.
+    Terminal(String),
+}
+
+/// Why the token guard refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// No token, or one that is neither the operator's nor an agent's (401).
+    NoValidToken,
+    /// An agent token outside its own terminal's MCP endpoint (403).
+    NotOwnEndpoint { terminal_id: String },
+}
+
+/// The MCP endpoint of a terminal's agent, the only route its agent token opens.
+fn agent_path(terminal_id: &str) -> String {
+    format!("/mcp/agents/{terminal_id}")
+}
+
+/// The token of a `Bearer` authorization value.
+fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The host part of an authority, or `None` when it is malformed (empty, bad port).
@@ -167,19 +218,31 @@ pub(crate) async fn check_host_and_origin(
     Ok(next.run(request).await)
 }
 
-/// The bearer-token check, applied to every route but the public ones.
+/// The bearer-token check, applied to every route but the public ones. The caller's
+/// [`Access`] goes into the request's extensions for the handlers.
 pub(crate) async fn check_token(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let guard = state.guard();
-    if guard.token_ok(header_text(request.headers(), header::AUTHORIZATION)) {
-        Ok(next.run(request).await)
-    } else {
-        Err(ApiError::Unauthorized {
+    let access = guard.access(
+        header_text(request.headers(), header::AUTHORIZATION),
+        request.uri().path(),
+        |token| state.orchestrator().terminal_for_token(token),
+    );
+    match access {
+        Ok(access) => {
+            request.extensions_mut().insert(access);
+            Ok(next.run(request).await)
+        }
+        Err(Refusal::NoValidToken) => Err(ApiError::Unauthorized {
             token_file: guard.token_file.clone(),
-        })
+        }),
+        Err(Refusal::NotOwnEndpoint { terminal_id }) => Err(ApiError::Forbidden(format!(
+            "this token belongs to terminal {terminal_id}: it may only call {}",
+            agent_path(&terminal_id)
+        ))),
     }
 }
 
@@ -248,14 +311,140 @@ mod tests {
 
     #[test]
     fn tokens() {
-        let token_guard = guard(AuthMode::Token("abc123".to_string()));
-        assert!(token_guard.token_ok(Some("Bearer abc123")));
-        assert!(token_guard.token_ok(Some("bearer abc123")));
-        assert!(!token_guard.token_ok(None));
-        assert!(!token_guard.token_ok(Some("Bearer abc124")));
-        assert!(!token_guard.token_ok(Some("Bearer abc12")));
-        assert!(!token_guard.token_ok(Some("Basic abc123")));
-        assert!(!token_guard.token_ok(Some("abc123")));
-        assert!(guard(AuthMode::Disabled).token_ok(None));
+        const OPERATOR: &str = "abc123";
+        let known = |token: &str| match token {
+            "agent-a" => Some("aaaa1111".to_string()),
+            "agent-b" => Some("bbbb2222".to_string()),
+            _ => None,
+        };
+        let own = "/mcp/agents/aaaa1111";
+        let forbidden = |terminal_id: &str| {
+            Err(Refusal::NotOwnEndpoint {
+                terminal_id: terminal_id.to_string(),
+            })
+        };
+        let operator = || Ok(Access::Operator);
+        let terminal_a = || Ok(Access::Terminal("aaaa1111".to_string()));
+        let cases = [
+            // (auth, Authorization, path, expected)
+            (
+                Some(OPERATOR),
+                Some("Bearer abc123"),
+                "/sessions",
+                operator(),
+            ),
+            (Some(OPERATOR), Some("bearer abc123"), own, operator()),
+            (
+                Some(OPERATOR),
+                Some("Bearer abc123"),
+                "/mcp/ops",
+                operator(),
+            ),
+            (Some(OPERATOR), Some("Bearer agent-a"), own, terminal_a()),
+            (Some(OPERATOR), Some("Bearer  agent-a "), own, terminal_a()),
+            (
+                Some(OPERATOR),
+                Some("Bearer agent-a"),
+                "/mcp/agents/bbbb2222",
+                forbidden("aaaa1111"),
+            ),
+            (
+                Some(OPERATOR),
+                Some("Bearer agent-a"),
+                "/mcp/agents/aaaa1111/x",
+                forbidden("aaaa1111"),
+            ),
+            (
+                Some(OPERATOR),
+                Some("Bearer agent-a"),
+                "/mcp/ops",
+                forbidden("aaaa1111"),
+            ),
+            (
+                Some(OPERATOR),
+                Some("Bearer agent-a"),
+                "/sessions",
+                forbidden("aaaa1111"),
+            ),
+            (
+                Some(OPERATOR),
+                Some("Bearer agent-a"),
+                "/terminals/aaaa1111/input",
+                forbidden("aaaa1111"),
+            ),
+            (
+                Some(OPERATOR),
+                None,
+                "/sessions",
+                Err(Refusal::NoValidToken),
+            ),
+            (Some(OPERATOR), None, own, Err(Refusal::NoValidToken)),
+            (
+                Some(OPERATOR),
+                Some("Bearer abc124"),
+                own,
+                Err(Refusal::NoValidToken),
+            ),
+            (
+                Some(OPERATOR),
+                Some("Bearer abc12"),
+                "/sessions",
+                Err(Refusal::NoValidToken),
+            ),
+            (
+                Some(OPERATOR),
+                Some("Bearer "),
+                "/sessions",
+                Err(Refusal::NoValidToken),
+            ),
+            (
+                Some(OPERATOR),
+                Some("Basic abc123"),
+                "/sessions",
+                Err(Refusal::NoValidToken),
+            ),
+            (
+                Some(OPERATOR),
+                Some("Basic agent-a"),
+                own,
+                Err(Refusal::NoValidToken),
+            ),
+            (
+                Some(OPERATOR),
+                Some("abc123"),
+                "/sessions",
+                Err(Refusal::NoValidToken),
+            ),
+            // Auth off: anyone is the operator, but an agent token still binds its holder.
+            (None, None, "/sessions", operator()),
+            (None, Some("Bearer whatever"), own, operator()),
+            (None, Some("Bearer agent-a"), own, terminal_a()),
+            (
+                None,
+                Some("Bearer agent-a"),
+                "/sessions",
+                forbidden("aaaa1111"),
+            ),
+        ];
+        for (auth, authorization, path, expected) in cases {
+            let auth = match auth {
+                Some(token) => AuthMode::Token(token.to_string()),
+                None => AuthMode::Disabled,
+            };
+            assert_eq!(
+                guard(auth).access(authorization, path, known),
+                expected,
+                "{authorization:?} on {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_operator_token_is_never_looked_up_as_an_agent_token() {
+        let guard = guard(AuthMode::Token("abc123".to_string()));
+        let access = guard.access(Some("Bearer abc123"), "/sessions", |_| {
+            panic!("the operator token matched first")
+        });
+        assert_eq!(access, Ok(Access::Operator));
     }
 }

@@ -1,5 +1,7 @@
 //! MCP over streamable HTTP: the ops server at `/mcp/ops` and the orchestration server of each
-//! agent at `/mcp/agents/{terminal_id}`, the path segment naming the calling terminal.
+//! agent at `/mcp/agents/{terminal_id}`. The calling terminal is the one whose agent token the
+//! request carries (the token guard admits it only on its own path), or, with the operator
+//! token, the path segment.
 //!
 //! Both are rmcp's `StreamableHttpService` in stateless mode with plain JSON responses: each
 //! POST carries one JSON-RPC message and gets its JSON-RPC answer as `application/json` (202
@@ -22,6 +24,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use crate::error::McpRequestError;
+use crate::guard::Access;
 use crate::orchestrator::Orchestrator;
 use crate::state::AppState;
 
@@ -152,13 +155,20 @@ pub(crate) async fn ops(State(state): State<AppState>, request: Request) -> Resp
     answer(&state.mcp().ops, message.into_request()).await
 }
 
-/// `POST /mcp/agents/{terminal_id}`: the path names the caller for every tool. A served
-/// `tools/list` tells the orchestrator that the agent's model can see cao's tools now.
+/// `POST /mcp/agents/{terminal_id}`: the caller of every tool is the terminal of the agent
+/// token the request carries, else (operator token) the path's. A served `tools/list` tells the
+/// orchestrator that the caller's model can see cao's tools now.
 pub(crate) async fn agent(
     State(state): State<AppState>,
-    Path(terminal_id): Path<String>,
+    Path(path_terminal_id): Path<String>,
     request: Request,
 ) -> Response {
+    // The token guard let an agent token through only on its own terminal's path; its
+    // identity is the token's all the same.
+    let terminal_id = match request.extensions().get::<Access>() {
+        Some(Access::Terminal(terminal_id)) => terminal_id.clone(),
+        Some(Access::Operator) | None => path_terminal_id,
+    };
     let message = match Message::read(request, state.body_limit()).await {
         Ok(message) => message,
         Err(error) => return error.into_response(),
