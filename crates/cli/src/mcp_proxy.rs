@@ -1,8 +1,9 @@
 //! `cao mcp-server` and `cao ops-mcp-server`: MCP over stdio as a thin proxy to cao server's
 //! MCP endpoints (`/mcp/agents/$CAO_TERMINAL_ID`, `/mcp/ops`).
 //!
-//! Each line of stdin is one JSON-RPC message. It is POSTed as it is, with the bearer token from
-//! the cao home and `Accept: application/json, text/event-stream`; every JSON-RPC message of
+//! Each line of stdin is one JSON-RPC message. It is POSTed as it is, with a bearer token (for
+//! the agent endpoint the terminal's own, `CAO_TERMINAL_TOKEN`, when set; else the operator's
+//! from the cao home) and `Accept: application/json, text/event-stream`; every JSON-RPC message of
 //! the answer (a JSON body, or the `data:` of each server-sent event) is written to stdout on
 //! one line, as soon as it arrives. Messages are forwarded concurrently, so a `ping` is answered
 //! while a long `handoff` runs; no request has a time limit, only connecting does. A request
@@ -98,6 +99,9 @@ pub struct Proxy {
     base: String,
     /// The token file; read per message, so a server started after the proxy is usable.
     token_file: Option<std::path::PathBuf>,
+    /// The agent token of this terminal (`CAO_TERMINAL_TOKEN`), sent instead of the token
+    /// file's: it binds every call to this terminal.
+    terminal_token: Option<String>,
     http: OnceCell<reqwest::Client>,
     server_started: OnceCell<()>,
     session_id: Mutex<Option<String>>,
@@ -105,14 +109,28 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// A proxy to the server named by `CAO_API_HOST`/`CAO_API_PORT`, with the token of
-    /// `CAO_HOME_DIR`.
+    /// A proxy to the server named by `CAO_API_HOST`/`CAO_API_PORT`, with the terminal's own
+    /// token (`CAO_TERMINAL_TOKEN`, agent endpoint only) or else the token of `CAO_HOME_DIR`.
     pub fn from_env(endpoint: Endpoint) -> Proxy {
         let (host, port) = client::server_address();
         let token_file = cao_orchestrator::home::CaoHome::from_env()
             .ok()
             .map(|home| home.token_file());
-        Proxy::new(endpoint, &host, port, token_file)
+        // An agent token opens only its terminal's endpoint; the ops endpoint needs the
+        // operator's.
+        let terminal_token = match endpoint {
+            Endpoint::Agent { .. } => std::env::var("CAO_TERMINAL_TOKEN").ok(),
+            Endpoint::Ops => None,
+        };
+        Proxy::new(endpoint, &host, port, token_file).with_terminal_token(terminal_token)
+    }
+
+    /// Sends this agent token instead of the token file's (an empty one counts as none).
+    pub fn with_terminal_token(mut self, token: Option<String>) -> Proxy {
+        self.terminal_token = token
+            .map(|token| token.trim().to_string())
+            .filter(|token| !token.is_empty());
+        self
     }
 
     pub fn new(
@@ -130,6 +148,7 @@ impl Proxy {
             endpoint,
             base: format!("http://{host}:{port}"),
             token_file,
+            terminal_token: None,
             http: OnceCell::new(),
             server_started: OnceCell::new(),
             session_id: Mutex::new(None),
@@ -175,6 +194,9 @@ impl Proxy {
     }
 
     fn token(&self) -> Option<String> {
+        if let Some(token) = &self.terminal_token {
+            return Some(token.clone());
+        }
         let path = self.token_file.as_ref()?;
         std::fs::read_to_string(path)
             .ok()
@@ -987,5 +1009,41 @@ mod tests {
             [json!({"jsonrpc": "2.0", "id": 4, "error": {"code": -32600, "message": "too large"}})]
         );
         assert_eq!(server.await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_agent_endpoint_sends_the_terminals_own_token() {
+        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 36\r\n\
+            connection: close\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}";
+        let (port, server) = canned_server(vec![answer.to_string(); 2]).await;
+        let token_dir = tempfile::tempdir().unwrap();
+        let token_file = token_dir.path().join("server.token");
+        std::fs::write(&token_file, "operator\n").unwrap();
+        let agent = Endpoint::Agent {
+            terminal_id: Some("1a2b3c4d".into()),
+        };
+        let ping = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
+        for terminal_token in [Some(" agent-1a2b \n"), Some(""), None] {
+            let proxy = Proxy::new(agent.clone(), "127.0.0.1", port, Some(token_file.clone()))
+                .with_terminal_token(terminal_token.map(str::to_string));
+            if terminal_token == Some("") {
+                // An empty variable counts as unset.
+                assert_eq!(proxy.token().as_deref(), Some("operator"));
+                continue;
+            }
+            assert_eq!(run_lines(proxy, ping).await.len(), 1);
+        }
+        let heads = server.await.unwrap();
+        let first = heads[0].to_ascii_lowercase();
+        assert!(first.starts_with("post /mcp/agents/1a2b3c4d "), "{first}");
+        assert!(
+            first.contains("authorization: bearer agent-1a2b\r\n"),
+            "{first}"
+        );
+        let second = heads[1].to_ascii_lowercase();
+        assert!(
+            second.contains("authorization: bearer operator\r\n"),
+            "{second}"
+        );
     }
 }

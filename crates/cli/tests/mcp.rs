@@ -609,6 +609,7 @@ fn proxy_command(subcommand: &str, cao: Option<&Cao>, port: u16) -> tokio::proce
         .env("CAO_API_HOST", "127.0.0.1")
         .env("CAO_API_PORT", port.to_string())
         .env_remove("CAO_TERMINAL_ID")
+        .env_remove("CAO_TERMINAL_TOKEN")
         .kill_on_drop(true);
     match cao {
         Some(cao) => command.env("CAO_HOME_DIR", cao.home.path()),
@@ -856,4 +857,27 @@ async fn the_proxy_answers_bad_lines_and_keeps_serving() {
     let pinged = answers.iter().find(|answer| answer["id"] == 2).unwrap();
     assert_eq!(pinged["result"], json!({}), "{pinged}");
     assert!(said.contains("the line is not UTF-8"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_proxy_sends_the_terminals_own_token_and_the_ops_proxy_does_not() {
+    let cao = Cao::start().await;
+    let mut agent = proxy_command("mcp-server", Some(&cao), cao.addr.port());
+    agent
+        .env("CAO_TERMINAL_ID", "1a2b3c4d")
+        .env("CAO_TERMINAL_TOKEN", "no-such-agent-token");
+    let (answers, _) = talk(agent, &[initialize()]).await;
+    let message = answers[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("cao server refused the message (HTTP 401): "),
+        "the token file's token was sent instead: {message}"
+    );
+    let mut ops = proxy_command("ops-mcp-server", Some(&cao), cao.addr.port());
+    ops.env("CAO_TERMINAL_TOKEN", "no-such-agent-token");
+    let (answers, _) = talk(ops, &[initialize()]).await;
+    assert_eq!(
+        answers[0]["result"]["serverInfo"]["name"], "cao-ops-mcp",
+        "{}",
+        answers[0]
+    );
 }
