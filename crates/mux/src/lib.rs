@@ -181,6 +181,18 @@ pub struct BackendInfo {
     pub version: String,
 }
 
+/// How the link to the backend stands, for health reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum BackendState {
+    /// Nothing was needed from the backend yet (no server runs until a pane is made).
+    Idle,
+    /// Connected; `server` names the backend server instance.
+    Connected { server: String },
+    /// The backend server exited or the connection to it was lost.
+    Lost { server: String, reason: String },
+}
+
 /// Why a multiplexer call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MuxError {
@@ -278,6 +290,9 @@ pub trait Multiplexer: Send + Sync {
 
     /// The argv a user runs to look at a session.
     fn attach_command(&self, session: &str) -> Vec<String>;
+
+    /// How the link to the backend stands now (no I/O).
+    fn state(&self) -> BackendState;
 }
 
 #[cfg(test)]

@@ -1256,6 +1256,19 @@ impl Multiplexer for TmuxMux {
         self.events.subscribe()
     }
 
+    fn state(&self) -> crate::BackendState {
+        match &*self.engine.server_state().borrow() {
+            ServerState::NotConnected => crate::BackendState::Idle,
+            ServerState::Connected(server) => crate::BackendState::Connected {
+                server: server.to_string(),
+            },
+            ServerState::Lost { server, reason } => crate::BackendState::Lost {
+                server: server.to_string(),
+                reason: reason.clone(),
+            },
+        }
+    }
+
     fn attach_command(&self, session: &str) -> Vec<String> {
         let mut command = vec!["tmux".to_string()];
         command.extend(

@@ -35,14 +35,17 @@ fn success() -> Reply {
     ok(json!({ "success": true }))
 }
 
-pub(crate) async fn health() -> Json<Value> {
+pub(crate) async fn health(State(state): State<AppState>) -> Json<Value> {
+    let health = state.orchestrator().health();
     Json(json!({
-        "status": "ok",
+        "status": health.status,
         "service": "cli-agent-orchestrator",
         "implementation": "cao",
         "version": env!("CARGO_PKG_VERSION"),
         "terminal_backend": "tmux",
-        "components": { "cao": "ok" },
+        "components": { "cao": "ok", "tmux": health.backend },
+        "terminals": health.terminals,
+        "terminals_in_error": health.terminals_in_error,
     }))
 }
 

@@ -65,11 +65,20 @@ impl Fixture {
     }
 
     pub async fn start_with_path(&self, path: std::ffi::OsString) -> (Orchestrator, Arc<TmuxMux>) {
+        self.start_with(|config| config.path = path).await
+    }
+
+    /// Starts an orchestrator on this fixture's server and home, with `adjust` applied to its
+    /// configuration last.
+    pub async fn start_with(
+        &self,
+        adjust: impl FnOnce(&mut OrchestratorConfig),
+    ) -> (Orchestrator, Arc<TmuxMux>) {
         let mux = self.mux();
         let mut config = OrchestratorConfig::new(CaoHome::at(self.home.path()), mux.clone());
         config.cao_binary = env!("CARGO_BIN_EXE_cao").into();
         config.default_provider = "mock".into();
-        config.path = path;
+        config.path = std::env::var_os("PATH").unwrap_or_default();
         // Every agent (workers made by handoff and assign too) logs to this test's file.
         config.agent_env = vec![(
             "CAO_MOCK_AGENT_LOG".to_string(),
@@ -81,6 +90,7 @@ impl Fixture {
                 script.display().to_string(),
             ));
         }
+        adjust(&mut config);
         let orchestrator = Orchestrator::start(config)
             .await
             .expect("orchestrator starts");

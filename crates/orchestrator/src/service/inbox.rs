@@ -390,8 +390,10 @@ impl Orchestrator {
             .paste_staged(&live.pane, &buffer, live.pack.input.paste)
             .await;
         if let Err(error) = pasted {
-            // The buffer tells whether the paste happened.
-            if mux.has_staged(&buffer).await.unwrap_or(false) {
+            // The buffer tells whether the paste happened; a pane whose server is gone was
+            // never written to (the server is checked before anything is sent).
+            let gone = matches!(error, cao_mux::MuxError::ServerGone(_));
+            if gone || mux.has_staged(&buffer).await.unwrap_or(false) {
                 let _ = mux.drop_staged(&buffer).await;
                 let reason = format!("not pasted: {error}");
                 let _ = store.release_message(message.id, &reason);

@@ -447,6 +447,17 @@ struct Inner {
     assigning: Mutex<std::collections::HashSet<String>>,
 }
 
+/// What `/health` reports: the backend's link and how many terminals are in error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// `ok`, or `degraded` while the backend is lost or a terminal is in error.
+    pub status: &'static str,
+    pub backend: cao_mux::BackendState,
+    /// Live terminals, and those in error (their CLI or their tmux server died).
+    pub terminals: usize,
+    pub terminals_in_error: usize,
+}
+
 /// Why a terminal's pane is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Removal {
@@ -666,6 +677,30 @@ impl Orchestrator {
     /// Events: status changes, terminals created and deleted.
     pub fn subscribe(&self) -> broadcast::Receiver<OrchestratorEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// The backend's link and the terminals in error, for `/health`.
+    pub fn health(&self) -> Health {
+        let backend = self.inner.mux.state();
+        let (terminals, terminals_in_error) = {
+            let live = lock(&self.inner.live);
+            let errors = live
+                .values()
+                .filter(|live| *live.watch.status.borrow() == TerminalStatus::Error)
+                .count();
+            (live.len(), errors)
+        };
+        let lost = matches!(backend, cao_mux::BackendState::Lost { .. });
+        Health {
+            status: if lost || terminals_in_error > 0 {
+                "degraded"
+            } else {
+                "ok"
+            },
+            backend,
+            terminals,
+            terminals_in_error,
+        }
     }
 
     /// Every pack with its binary looked up in the server's `PATH`.
