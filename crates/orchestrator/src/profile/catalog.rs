@@ -355,6 +355,16 @@ fn file_origin(path: &Path) -> String {
 }
 
 fn read_profile(path: &Path, vars: &Vars) -> Result<AgentProfile, ProfileError> {
+    // A link in a profile directory could point anywhere (another user's file, a device, a
+    // file that changes under cao): profiles are plain files.
+    let is_link = std::fs::symlink_metadata(path)
+        .map(|metadata| metadata.file_type().is_symlink())
+        .unwrap_or(false);
+    if is_link {
+        return Err(ProfileError::Symlink {
+            path: path.to_path_buf(),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
         path: path.to_path_buf(),
         source,

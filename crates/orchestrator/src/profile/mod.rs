@@ -56,6 +56,12 @@ pub enum ProfileError {
         /// The key given.
         key: String,
     },
+    /// A profile file that is a symbolic link.
+    #[error("{path}: a profile may not be a symbolic link (it could point anywhere); copy the file there instead (cao install FILE)")]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
     /// A file-system call failed.
     #[error("{path}: {source}")]
     Io {

@@ -466,3 +466,18 @@ fn install_builtin_and_refusals() {
     );
     assert!(!dirs.local.join("bad.md").exists());
 }
+
+#[test]
+fn a_profile_that_is_a_symlink_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let catalog_home = crate::home::CaoHome::at(home.path());
+    let store = catalog_home.root().join("agent-store");
+    std::fs::create_dir_all(&store).unwrap();
+    let target = home.path().join("elsewhere.md");
+    std::fs::write(&target, "---\nname: linked\ndescription: d\n---\nprompt\n").unwrap();
+    std::os::unix::fs::symlink(&target, store.join("linked.md")).unwrap();
+    let catalog = ProfileCatalog::new(&catalog_home);
+    let error = catalog.find("linked").unwrap_err();
+    assert!(matches!(error, ProfileError::Symlink { .. }), "{error}");
+    assert!(error.to_string().contains("symbolic link"));
+}
