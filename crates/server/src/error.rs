@@ -61,7 +61,8 @@ impl ApiError {
                 ProfileError::NotFound { .. } => StatusCode::NOT_FOUND,
                 ProfileError::Parse { .. }
                 | ProfileError::UnsupportedSource { .. }
-                | ProfileError::InvalidEnvKey { .. } => StatusCode::BAD_REQUEST,
+                | ProfileError::InvalidEnvKey { .. }
+                | ProfileError::Symlink { .. } => StatusCode::BAD_REQUEST,
                 ProfileError::Io { .. } | ProfileError::Home(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }

@@ -241,9 +241,10 @@ pub struct InputSettings {
     pub submit_delay_ms: u64,
     #[serde(default = "one_u32")]
     pub enter_count: u32,
-    /// The CLI connects to cao's MCP server in the background and answers input at once,
-    /// without those tools until they are listed: its first input waits (a few seconds at
-    /// most) until the CLI has listed cao's tools.
+    /// The CLI is given cao's MCP server: its first input waits until the CLI has listed
+    /// cao's tools (some connect in the background and would answer without them), and a CLI
+    /// that has not within 20 s did not load the server: the terminal turns `error` with
+    /// the cause instead of working without cao's tools.
     #[serde(default)]
     pub after_cao_tools: bool,
 }

@@ -335,8 +335,9 @@ impl OrchestratorConfig {
 /// pressed again, and how many submissions it gets.
 const SUBMIT_REACTION_WAIT: Duration = Duration::from_secs(2);
 const SUBMIT_TRIES: u32 = 3;
-/// How long an input waits for a CLI to list cao's MCP tools (packs with `after_cao_tools`).
-const CAO_TOOLS_WAIT: Duration = Duration::from_secs(10);
+/// How long an input waits for a CLI to list cao's MCP tools (packs with `after_cao_tools`)
+/// before the terminal counts as started without them.
+const CAO_TOOLS_WAIT: Duration = Duration::from_secs(20);
 
 /// The history before an input was typed, and whether Enter has been pressed since.
 #[derive(Debug, Clone)]
@@ -1559,7 +1560,7 @@ impl Orchestrator {
             _ => {}
         }
         if live.pack.input.after_cao_tools {
-            self.wait_for_cao_tools(id, live).await;
+            self.wait_for_cao_tools(id, live).await?;
         }
         let mut reactions = live.reactions.subscribe();
         reactions.borrow_and_update();
@@ -1603,19 +1604,27 @@ impl Orchestrator {
         }
     }
 
-    /// Waits (bounded) until the CLI listed cao's tools; a CLI whose MCP wiring is broken
-    /// gets its input after the bound, with a warning naming the cause.
-    async fn wait_for_cao_tools(&self, id: &str, live: &Live) {
+    /// Waits (bounded) until the CLI listed cao's tools. A CLI that has not within the bound
+    /// did not load cao's MCP server (a configuration it skipped, a server that failed to
+    /// start): its agent would work without handoff, assign and send_message and never say
+    /// so. The terminal turns `error` with the cause, and the input is refused.
+    async fn wait_for_cao_tools(&self, id: &str, live: &Live) -> Result<(), OrchestratorError> {
         let mut listed = live.tools_listed.subscribe();
         let waited = tokio::time::timeout(CAO_TOOLS_WAIT, listed.wait_for(|listed| *listed)).await;
-        if waited.is_err() {
-            tracing::warn!(
-                terminal = %id,
-                "the agent has not listed cao's MCP tools after {CAO_TOOLS_WAIT:?}: sending the input anyway; check its MCP configuration"
-            );
-            // Once is enough: later inputs do not wait again.
-            live.tools_listed.send_replace(true);
+        if waited.is_ok() {
+            return Ok(());
         }
+        let reason = format!(
+            "{} did not load cao's MCP server: no tools/list reached cao within {}s, so its agent would work without cao's tools; check the CLI's MCP messages on its screen (cao terminal output {id}) and docs/agent-clis.md",
+            live.pack.binary,
+            CAO_TOOLS_WAIT.as_secs()
+        );
+        tracing::warn!(terminal = %id, %reason, "cao's tools missing");
+        // Not a death, but as final: the terminal cannot do its job until it is restored.
+        self.record_death(id, live, reason.clone());
+        Err(OrchestratorError::Unavailable(format!(
+            "terminal {id} failed: {reason}"
+        )))
     }
 
     /// The first message (a system prompt the CLI cannot take at launch, and the caller's
