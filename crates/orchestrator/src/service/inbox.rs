@@ -93,7 +93,8 @@ impl Orchestrator {
         receiver: Option<&str>,
         body: &str,
     ) -> Result<InboxMessage, OrchestratorError> {
-        if body.trim().is_empty() {
+        // Empty as pasted: control bytes alone are no text (see `cao_mux::paste_text`).
+        if cao_mux::paste_text(body).trim().is_empty() {
             return Err(OrchestratorError::Invalid(
                 "the message is empty: give the text to send".into(),
             ));

@@ -513,9 +513,10 @@ fn check_session_name(name: &str) -> Result<(), OrchestratorError> {
     }
 }
 
-/// Text typed into a terminal as a turn: not empty, no NUL.
+/// Text typed into a terminal as a turn: not empty once pasted, no NUL.
 fn check_input(message: &str) -> Result<(), OrchestratorError> {
-    if message.trim().is_empty() {
+    // Empty as pasted: control bytes alone are no text (see `cao_mux::paste_text`).
+    if cao_mux::paste_text(message).trim().is_empty() {
         return Err(OrchestratorError::Invalid(
             "the message is empty: give the text to send".into(),
         ));
