@@ -315,7 +315,7 @@ async fn a_refused_creation_request_leaves_nothing_behind() {
         "{:?}",
         before.2
     );
-    assert_eq!(before.3, [existing.clone()]);
+    assert_eq!(before.3, std::slice::from_ref(&existing));
 
     // (the request's fields, the status, words the error must contain)
     let cases: Vec<(Value, u16, Vec<&str>)> = vec![
