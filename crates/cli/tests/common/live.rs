@@ -217,14 +217,19 @@ impl Live {
 }
 
 /// Waits on `events` (subscribed before the input was sent) for one turn of `terminal_id`:
-/// a `processing` status, then a `completed` one. Panics at the deadline.
-pub async fn turn_finished(events: &mut broadcast::Receiver<OrchestratorEvent>, terminal_id: &str) {
+/// a `processing` status, then a `completed` one. Panics at the deadline, naming `what` and
+/// the statuses seen.
+pub async fn turn_finished(
+    events: &mut broadcast::Receiver<OrchestratorEvent>,
+    terminal_id: &str,
+    what: &str,
+) {
     let deadline = tokio::time::Instant::now() + DEADLINE;
-    let mut started = false;
+    let mut seen = Vec::new();
     loop {
         let event = tokio::time::timeout_at(deadline, events.recv())
             .await
-            .unwrap_or_else(|_| panic!("no finished turn of {terminal_id} (started: {started})"))
+            .unwrap_or_else(|_| panic!("{what}: no finished turn of {terminal_id}; saw {seen:?}"))
             .expect("the event stream stays open and keeps up");
         if let OrchestratorEvent::Status {
             terminal_id: id,
@@ -235,10 +240,10 @@ pub async fn turn_finished(events: &mut broadcast::Receiver<OrchestratorEvent>, 
             if id != terminal_id {
                 continue;
             }
+            seen.push(status);
             match status {
-                TerminalStatus::Processing => started = true,
-                TerminalStatus::Completed if started => return,
-                TerminalStatus::Error => panic!("terminal {terminal_id} failed during a turn"),
+                TerminalStatus::Completed if seen.contains(&TerminalStatus::Processing) => return,
+                TerminalStatus::Error => panic!("{what}: terminal {terminal_id} failed"),
                 _ => {}
             }
         }
