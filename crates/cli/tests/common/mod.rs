@@ -1,6 +1,8 @@
 //! What the tests of the orchestrator and of teams share: a private tmux server and cao home
-//! per test, and the mock agents' own logs.
+//! per test, the mock agents' own logs, and ([`live`]) a real server in front of them.
 #![allow(dead_code)]
+
+pub mod live;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
