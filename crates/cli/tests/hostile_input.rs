@@ -327,13 +327,9 @@ async fn nul_is_refused_on_every_path_and_nothing_is_typed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "defect: text that cleans to nothing is not refused as empty: /input answers 500 \
-            (paste-buffer failed: no buffer cao-paste-…), see the test's comment"]
 async fn control_bytes_alone_are_refused_as_empty() {
-    // `check_input` and `send_message` test the raw text for emptiness (`trim`), but what is
-    // pasted is `paste_text` of it: ESC, C-c, DEL or C1 alone pass the check and clean to
-    // nothing. tmux then loads no buffer for the empty text and the paste fails (500), and an
-    // inbox message delivers a header with no body. Expected: 400, as for " ".
+    // What is pasted is `paste_text` of the text: ESC, C-c, DEL or C1 alone clean to nothing,
+    // and are refused as empty (400), as " " is, on every path.
     let live = Live::start(Fixture::with_script(QUICK)).await;
     let receiver = live.terminal("empty", "developer").await;
     let mut wrong = Vec::new();

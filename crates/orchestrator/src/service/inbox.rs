@@ -93,15 +93,15 @@ impl Orchestrator {
         receiver: Option<&str>,
         body: &str,
     ) -> Result<InboxMessage, OrchestratorError> {
+        if body.contains('\0') {
+            return Err(OrchestratorError::Invalid(
+                "the message contains a NUL byte, which no terminal can carry".into(),
+            ));
+        }
         // Empty as pasted: control bytes alone are no text (see `cao_mux::paste_text`).
         if cao_mux::paste_text(body).trim().is_empty() {
             return Err(OrchestratorError::Invalid(
                 "the message is empty: give the text to send".into(),
-            ));
-        }
-        if body.contains('\0') {
-            return Err(OrchestratorError::Invalid(
-                "the message contains a NUL byte, which no terminal can carry".into(),
             ));
         }
         if body.len() > MAX_MESSAGE_BYTES {

@@ -515,15 +515,15 @@ fn check_session_name(name: &str) -> Result<(), OrchestratorError> {
 
 /// Text typed into a terminal as a turn: not empty once pasted, no NUL.
 fn check_input(message: &str) -> Result<(), OrchestratorError> {
+    if message.contains('\0') {
+        return Err(OrchestratorError::Invalid(
+            "the message contains a NUL byte, which no terminal can carry".into(),
+        ));
+    }
     // Empty as pasted: control bytes alone are no text (see `cao_mux::paste_text`).
     if cao_mux::paste_text(message).trim().is_empty() {
         return Err(OrchestratorError::Invalid(
             "the message is empty: give the text to send".into(),
-        ));
-    }
-    if message.contains('\0') {
-        return Err(OrchestratorError::Invalid(
-            "the message contains a NUL byte, which no terminal can carry".into(),
         ));
     }
     Ok(())
