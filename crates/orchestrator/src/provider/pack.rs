@@ -475,7 +475,7 @@ impl ProviderPack {
             ));
         }
         let merged = self.files.iter().find(|file| file.name == overlay.merge);
-        if !merged.is_some_and(|file| file.json.is_some()) {
+        if merged.is_none_or(|file| file.json.is_none()) {
             return Err(format!(
                 "`launch.home_overlay.merge` `{}` must name a `[[files]]` entry with `json`",
                 overlay.merge.escape_debug()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{Live, Orchestrator};
 
 /// How long an agent whose screen shows an MCP failure has to list cao's tools.
-pub(super) const CAO_TOOLS_GRACE: Duration = Duration::from_secs(10);
+const CAO_TOOLS_GRACE: Duration = Duration::from_secs(10);
 
 impl Orchestrator {
     /// Reads the screen for a pack's MCP failure line; on one, checks (in the background)
