@@ -62,8 +62,9 @@ impl World {
     /// Seeds HOME and the work directory, starts `cao server` (the model server starts later,
     /// with [`World::start_model`], once the script can name the terminals it needs).
     pub async fn start(label: &str) -> Outcome<World> {
-        // Not under /tmp: Gemini CLI and Qwen Code skip a settings file whose parent
-        // directories are writable by others, and Codex refuses to put helpers there.
+        // Not under /tmp: Codex refuses to put helpers there. (Gemini CLI would skip a system
+        // settings file there; its pack gives it a home of its own instead, and a clone under
+        // /tmp passes its case.)
         let parent = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
         std::fs::create_dir_all(parent).map_err(|error| error.to_string())?;
         let root = tempfile::Builder::new()

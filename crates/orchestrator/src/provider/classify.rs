@@ -8,7 +8,7 @@
 
 use crate::status::TerminalStatus;
 
-use super::pack::{Anchor, ProviderPack, RuleStatus, TurnRule};
+use super::pack::{Anchor, McpFailureRule, ProviderPack, RuleStatus, TurnRule};
 
 /// tmux's `remain-on-exit` banner: the CLI's process is gone, whatever the pack says.
 const DEAD_PANE_PREFIX: &str = "Pane is dead (";
@@ -43,6 +43,19 @@ impl ProviderPack {
             };
         }
         self.status.default
+    }
+}
+
+impl ProviderPack {
+    /// The first `status.mcp_failure` rule with a line on the screen: the CLI says it skipped
+    /// its settings or an MCP server, so it may be running without cao's tools.
+    pub fn mcp_failure(&self, screen: &str) -> Option<&McpFailureRule> {
+        let lines = screen_lines(screen);
+        self.status.mcp_failure.iter().find(|rule| {
+            window(&lines, rule.last_lines)
+                .iter()
+                .any(|line| rule.regex.is_match(line))
+        })
     }
 }
 

@@ -322,6 +322,15 @@ fn launches_render() {
                 for (path, content) in &launch.files {
                     rendered.push_str(&format!("file {}:\n{content}\n", path.display()));
                 }
+                if let Some(overlay) = &launch.home_overlay {
+                    rendered.push_str(&format!(
+                        "home overlay {}: {}/{} merged with the user's, links {:?}\n",
+                        overlay.home.display(),
+                        overlay.config_dir,
+                        overlay.settings_file,
+                        overlay.links
+                    ));
+                }
             }
         }
     }
@@ -542,6 +551,155 @@ fn env_unset_names_are_checked_and_a_variable_the_launch_sets_is_kept() {
     let launch = pack.render_launch(&context()).unwrap();
     // The pack sets KEPT and the caller CAO_EXTRA: only CI is taken away.
     assert_eq!(launch.env_unset, ["CI"]);
+}
+
+#[test]
+fn mcp_failures_are_read_from_the_real_screens_and_nowhere_else() {
+    let failures = [
+        (
+            "gemini/70-system-settings-skipped.txt",
+            "skipped a system settings file",
+        ),
+        ("gemini/71-mcp-issues.txt", "MCP server that did not start"),
+        ("qwen/70-mcp-offline.txt", "MCP server offline"),
+    ];
+    for (path, cause) in failures {
+        let rule = pack_for(path)
+            .mcp_failure(&screen(path))
+            .unwrap_or_else(|| panic!("{path}: no MCP failure read"));
+        assert!(rule.reason.contains(cause), "{path}: {}", rule.reason);
+    }
+    for (path, _) in labelled_screens() {
+        if failures.iter().any(|(failure, _)| *failure == path) {
+            continue;
+        }
+        assert!(
+            pack_for(&path).mcp_failure(&screen(&path)).is_none(),
+            "{path}: an MCP failure read on a healthy screen"
+        );
+    }
+}
+
+#[test]
+fn gemini_gets_a_home_of_its_own_not_a_system_settings_file() {
+    let launch = pack_for("gemini/x").render_launch(&context()).unwrap();
+    let home = "/home/u/.cao/terminals/0a1b2c3d/home";
+    assert!(launch
+        .env
+        .contains(&("GEMINI_CLI_HOME".to_string(), home.to_string())));
+    assert!(!launch
+        .env
+        .iter()
+        .any(|(name, _)| name == "GEMINI_CLI_SYSTEM_SETTINGS_PATH"));
+    let overlay = launch.home_overlay.unwrap();
+    assert_eq!(overlay.home, Path::new(home));
+    assert_eq!(
+        overlay.settings["mcpServers"]["cao-mcp-server"]["env"]["CAO_TERMINAL_TOKEN"],
+        "token"
+    );
+    assert_eq!(
+        overlay.settings["security"]["folderTrust"]["enabled"],
+        false
+    );
+
+    // Built over a user's home: their auth and model stay, cao's server is added.
+    let root = tempfile::tempdir().unwrap();
+    let user = root.path().join("user");
+    std::fs::create_dir_all(user.join(".gemini")).unwrap();
+    std::fs::write(
+        user.join(".gemini/settings.json"),
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}}, "model": {"name": "m"}}"#,
+    )
+    .unwrap();
+    let launch = pack_for("gemini/x")
+        .render_launch(&LaunchContext {
+            config_dir: root.path().join("terminal"),
+            ..context()
+        })
+        .unwrap();
+    let overlay = launch.home_overlay.unwrap();
+    overlay.build(Some(&user)).unwrap();
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(overlay.home.join(".gemini/settings.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        settings["security"]["auth"]["selectedType"],
+        "gemini-api-key"
+    );
+    assert_eq!(settings["model"]["name"], "m");
+    assert_eq!(
+        settings["mcpServers"]["cao-mcp-server"]["command"],
+        "/usr/bin/cao"
+    );
+}
+
+#[test]
+fn home_overlay_mistakes_are_one_line_errors() {
+    let overlay = |table: &str| {
+        let text = pack_text(
+            &format!("[launch]\nargv = [\"x\"]\n[launch.home_overlay]\n{table}"),
+            "[[files]]\nname = \"settings_file\"\npath = \"s.json\"\njson = { a = 1 }\n\
+             [[files]]\nname = \"prompt_file\"\npath = \"p.md\"\ntext = \"x\"",
+        );
+        ProviderPack::from_toml("o.toml", &text).map(|_| ())
+    };
+    let good = "env = \"X_HOME\"\nconfig_dir = \".x\"\nsettings = \"settings.json\"\nmerge = \"settings_file\"";
+    overlay(good).unwrap();
+    for (table, expected) in [
+        (
+            good.replace("X_HOME", "X HOME"),
+            "`launch.home_overlay.env` `X HOME` is not an environment variable name",
+        ),
+        (
+            good.replace("\".x\"", "\"../x\""),
+            "`launch.home_overlay.config_dir` `../x` must be a relative path without `..`",
+        ),
+        (
+            format!("{good}\nlinks = [\"/etc\"]"),
+            "`launch.home_overlay.links` `/etc` must be a relative path without `..`",
+        ),
+        (
+            good.replace("\"settings.json\"", "\"a/settings.json\""),
+            "`launch.home_overlay.settings` `a/settings.json` must be a file name",
+        ),
+        (
+            good.replace("\"settings_file\"", "\"prompt_file\""),
+            "`launch.home_overlay.merge` `prompt_file` must name a `[[files]]` entry with `json`",
+        ),
+        (
+            good.replace("\"settings_file\"", "\"nope\""),
+            "`launch.home_overlay.merge` `nope` must name a `[[files]]` entry with `json`",
+        ),
+    ] {
+        let error = overlay(&table).unwrap_err().to_string();
+        assert_eq!(error, format!("invalid provider pack o.toml: {expected}"));
+    }
+    let text = pack_text(
+        &format!(
+            "[launch]\nargv = [\"x\"]\n[launch.env]\nX_HOME = \"y\"\n[launch.home_overlay]\n{good}"
+        ),
+        "[[files]]\nname = \"settings_file\"\npath = \"s.json\"\njson = { a = 1 }",
+    );
+    let error = ProviderPack::from_toml("o.toml", &text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.ends_with("`X_HOME` is set by `launch.home_overlay`; remove it from `launch.env`"),
+        "{error}"
+    );
+
+    let text = pack_text(
+        "[launch]\nargv = [\"x\"]",
+        "[[status.mcp_failure]]\nregex = 'x'\nreason = \"\"",
+    );
+    let error = ProviderPack::from_toml("o.toml", &text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.ends_with("the `status.mcp_failure` rule `x` needs a one-line `reason`"),
+        "{error}"
+    );
 }
 
 #[test]

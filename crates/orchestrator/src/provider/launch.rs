@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::error::PackError;
+use super::overlay::RenderedHomeOverlay;
 use super::pack::{ArgTemplate, ProviderPack};
 
 /// What the caller knows about the terminal being launched.
@@ -63,6 +64,8 @@ pub struct RenderedLaunch {
     pub env_unset: Vec<String>,
     /// Absolute path and content of each file to write before launch.
     pub files: Vec<(PathBuf, String)>,
+    /// The home overlay to build after the files (its variable is in `env`).
+    pub home_overlay: Option<RenderedHomeOverlay>,
 }
 
 /// A placeholder's value.
@@ -122,6 +125,8 @@ impl ProviderPack {
             file_paths.push(path);
         }
 
+        let overlay = self.launch.home_overlay.as_ref();
+        let mut overlay_settings = None;
         let mut files = Vec::new();
         for (file, path) in self.files.iter().zip(file_paths) {
             let place = format!("files.{}", file.name);
@@ -132,6 +137,9 @@ impl ProviderPack {
                     // Serialising a `serde_json::Value` has no failure path (string keys only).
                     let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
                     text.push('\n');
+                    if overlay.is_some_and(|overlay| overlay.merge == file.name) {
+                        overlay_settings = Some(json);
+                    }
                     text
                 }
                 // `validate` refused files with neither.
@@ -171,6 +179,24 @@ impl ProviderPack {
             let value = values.render(template, &format!("launch.env.{name}"))?;
             env.push((name.clone(), value));
         }
+        let mut home_overlay = None;
+        if let Some(overlay) = overlay {
+            let home = inside(&context.config_dir, &overlay.path).ok_or_else(|| {
+                PackError::FileOutsideConfigDir {
+                    provider: self.name.clone(),
+                    path: overlay.path.clone(),
+                }
+            })?;
+            env.push((overlay.env.clone(), home.to_string_lossy().into_owned()));
+            home_overlay = Some(RenderedHomeOverlay {
+                home,
+                config_dir: overlay.config_dir.clone(),
+                settings_file: overlay.settings.clone(),
+                // `validate` made sure `merge` names a JSON file, rendered above.
+                settings: overlay_settings.unwrap_or_default(),
+                links: overlay.links.clone(),
+            });
+        }
         for (name, value) in &context.extra_env {
             env.retain(|(existing, _)| existing != name);
             env.push((name.clone(), value.clone()));
@@ -187,6 +213,7 @@ impl ProviderPack {
             env,
             env_unset,
             files,
+            home_overlay,
         })
     }
 }

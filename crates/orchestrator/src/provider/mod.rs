@@ -4,8 +4,9 @@
 //! The built-in packs (`packs/*.toml`) are embedded in the binary. A directory of overrides
 //! (`<CAO_HOME_DIR>/providers/*.toml`) replaces a built-in pack with the same `name` and adds
 //! packs with new names. Nothing in this module touches tmux or the file system beyond reading
-//! that directory: classification and extraction are pure functions of captured text, and a
-//! rendered launch is data the caller acts on.
+//! that directory and building a home overlay when the caller asks
+//! ([`RenderedHomeOverlay::build`]): classification and extraction are pure functions of
+//! captured text, and a rendered launch is data the caller acts on.
 //!
 //! ```
 //! use cao_orchestrator::provider::{LaunchContext, PackRegistry};
@@ -35,7 +36,8 @@
 //! - [`ProviderPack::classify`] (screen → [`TerminalStatus`](crate::TerminalStatus)),
 //!   [`ProviderPack::extract_last_response`], [`ProviderPack::dialog_for`],
 //!   [`ProviderPack::resolve_binary`], [`ProviderPack::render_launch`] with
-//!   [`LaunchContext`] → [`RenderedLaunch`].
+//!   [`LaunchContext`] → [`RenderedLaunch`]; [`ProviderPack::mcp_failure`] (a line saying
+//!   the CLI may run without cao's MCP server).
 //!
 //! The pack format is documented on [`ProviderPack`] and its parts; the classifier in
 //! `classify`, extraction on [`ExtractRules`], templating in `launch`.
@@ -44,6 +46,7 @@ mod classify;
 mod error;
 mod extract;
 mod launch;
+mod overlay;
 mod pack;
 
 #[cfg(test)]
@@ -55,9 +58,11 @@ use std::path::{Path, PathBuf};
 pub use classify::InputView;
 pub use error::PackError;
 pub use launch::{LaunchContext, RenderedLaunch};
+pub use overlay::{OverlayError, RenderedHomeOverlay};
 pub use pack::{
-    Anchor, ArgTemplate, Dialog, ExitStep, ExtractRules, FileTemplate, InputSettings, Launch,
-    OptionalGroup, Pattern, ProviderPack, RuleStatus, StatusRules, SystemPromptDelivery, TurnRule,
+    Anchor, ArgTemplate, Dialog, ExitStep, ExtractRules, FileTemplate, HomeOverlay, InputSettings,
+    Launch, McpFailureRule, OptionalGroup, Pattern, ProviderPack, RuleStatus, StatusRules,
+    SystemPromptDelivery, TurnRule,
 };
 
 /// The embedded packs: file name and text.

@@ -76,6 +76,37 @@ pub struct Launch {
     /// `CI=true`). A value the pack or the caller sets still reaches the CLI.
     #[serde(default)]
     pub env_unset: Vec<String>,
+    /// A home directory of the CLI's own, built over the user's (see [`HomeOverlay`]).
+    #[serde(default)]
+    pub home_overlay: Option<HomeOverlay>,
+}
+
+/// A home directory made for one terminal, for a CLI that reads its settings from a directory
+/// under its home and honours an environment variable naming that home (Gemini CLI's
+/// `GEMINI_CLI_HOME`): cao's settings then arrive as the user's own settings.
+///
+/// The overlay is `{config_dir}/<path>`; in it, `<config_dir>/<settings>` is a real file, the
+/// user's own one (`~/<config_dir>/<settings>`, JSON with comments) deep-merged with the
+/// rendered JSON of the `[[files]]` entry `merge` (cao's keys win), and every other entry of
+/// `~/<config_dir>` is a symbolic link to the user's, as is each of `links` that exists in the
+/// user's home. The user keeps credentials, history, extensions and their own settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomeOverlay {
+    /// The variable that names the CLI's home (`GEMINI_CLI_HOME`); set to the overlay.
+    pub env: String,
+    /// The overlay, relative to the per-terminal config directory.
+    #[serde(default = "default_overlay_path")]
+    pub path: String,
+    /// The CLI's directory under a home (`.gemini`).
+    pub config_dir: String,
+    /// The settings file in that directory (`settings.json`).
+    pub settings: String,
+    /// The `[[files]]` entry (a `json` one) whose content is merged into the settings.
+    pub merge: String,
+    /// Other entries of the user's home linked into the overlay when they exist (`.agents`).
+    #[serde(default)]
+    pub links: Vec<String>,
 }
 
 /// One argv entry: a template, a group of templates kept only when all its placeholders
@@ -159,6 +190,22 @@ pub struct StatusRules {
     /// The status when no rule matches (aider shows nothing stable while it streams).
     #[serde(default = "unknown_status")]
     pub default: TerminalStatus,
+    /// Lines by which the CLI says it skipped its settings or an MCP server: unless the CLI
+    /// has listed cao's tools, the terminal goes into error with the rule's reason.
+    #[serde(default)]
+    pub mcp_failure: Vec<McpFailureRule>,
+}
+
+/// A screen line that says the CLI may be running without cao's MCP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpFailureRule {
+    pub regex: Pattern,
+    /// What the line means, for the terminal's error: "<CLI> did not load cao's MCP server:
+    /// <reason>" (one line, no trailing period).
+    pub reason: String,
+    #[serde(default)]
+    pub last_lines: Option<usize>,
 }
 
 /// A regex over single lines, optionally only the last N non-empty lines, and what it means.
@@ -311,6 +358,10 @@ fn default_submit_delay() -> u64 {
     150
 }
 
+fn default_overlay_path() -> String {
+    "home".to_string()
+}
+
 fn unknown_status() -> TerminalStatus {
     TerminalStatus::Unknown
 }
@@ -375,6 +426,62 @@ impl ProviderPack {
                 return Err(invalid("an argv group is empty".to_string()));
             }
         }
+        if let Some(overlay) = &self.launch.home_overlay {
+            self.validate_home_overlay(overlay).map_err(invalid)?;
+        }
+        for rule in &self.status.mcp_failure {
+            if rule.reason.trim().is_empty() || rule.reason.contains('\n') {
+                return Err(invalid(format!(
+                    "the `status.mcp_failure` rule `{}` needs a one-line `reason`",
+                    rule.regex.as_str()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The home overlay's names: a variable the pack does not also set, plain relative paths,
+    /// and a `merge` that names a JSON file template.
+    fn validate_home_overlay(&self, overlay: &HomeOverlay) -> Result<(), String> {
+        if !cao_mux::is_env_name(&overlay.env) {
+            return Err(format!(
+                "`launch.home_overlay.env` `{}` is not an environment variable name",
+                overlay.env.escape_debug()
+            ));
+        }
+        if self.launch.env.contains_key(&overlay.env) {
+            return Err(format!(
+                "`{}` is set by `launch.home_overlay`; remove it from `launch.env`",
+                overlay.env
+            ));
+        }
+        let paths = [
+            ("path", &overlay.path),
+            ("config_dir", &overlay.config_dir),
+            ("settings", &overlay.settings),
+        ];
+        let links = overlay.links.iter().map(|link| ("links", link));
+        for (key, value) in paths.into_iter().chain(links) {
+            if !is_plain_relative(value) {
+                return Err(format!(
+                    "`launch.home_overlay.{key}` `{}` must be a relative path without `..`",
+                    value.escape_debug()
+                ));
+            }
+        }
+        if std::path::Path::new(&overlay.settings).components().count() != 1 {
+            return Err(format!(
+                "`launch.home_overlay.settings` `{}` must be a file name",
+                overlay.settings.escape_debug()
+            ));
+        }
+        let merged = self.files.iter().find(|file| file.name == overlay.merge);
+        if merged.is_none_or(|file| file.json.is_none()) {
+            return Err(format!(
+                "`launch.home_overlay.merge` `{}` must name a `[[files]]` entry with `json`",
+                overlay.merge.escape_debug()
+            ));
+        }
         Ok(())
     }
 
@@ -392,6 +499,15 @@ impl ProviderPack {
                 .any(|line| dialog.regex.is_match(line))
         })
     }
+}
+
+/// A non-empty relative path made of plain names only.
+fn is_plain_relative(path: &str) -> bool {
+    let path = std::path::Path::new(path);
+    !path.as_os_str().is_empty()
+        && path
+            .components()
+            .all(|component| matches!(component, std::path::Component::Normal(_)))
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -24,13 +24,14 @@ use crate::home::{CaoHome, HomeError};
 use crate::profile::{ProfileCatalog, ProfileError};
 use crate::provider::{
     find_executable, ExitStep, InputView, LaunchContext, PackError, PackRegistry, ProviderPack,
-    SystemPromptDelivery,
+    RenderedHomeOverlay, SystemPromptDelivery,
 };
 use crate::store::{HandoffStatus, InboxStatus};
 use crate::store::{NewTerminal, Store, StoreError, TerminalRow};
 use crate::watcher::{StatusMachine, Watch, DEBOUNCE};
 use crate::TerminalStatus;
 
+mod cao_tools;
 mod inbox;
 mod team;
 
@@ -1076,6 +1077,7 @@ impl Orchestrator {
                 &launch.env,
                 &launch.env_unset,
                 &launch.files,
+                launch.home_overlay.as_ref(),
                 &config_dir,
                 &request.env_vars,
                 &working_directory,
@@ -1152,6 +1154,7 @@ impl Orchestrator {
         pack_env: &[(String, String)],
         pack_env_unset: &[String],
         files: &[(PathBuf, String)],
+        home_overlay: Option<&RenderedHomeOverlay>,
         config_dir: &Path,
         request_env: &BTreeMap<String, String>,
         working_directory: &Path,
@@ -1165,6 +1168,16 @@ impl Orchestrator {
                 std::fs::create_dir_all(parent).map_err(|error| write_error(parent, error))?;
             }
             write_private(path, text).map_err(|error| write_error(path, error))?;
+        }
+        if let Some(overlay) = home_overlay {
+            // Over the home the CLI would have had: the caller's HOME, else the server's.
+            let user_home = request_env
+                .get("HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(PathBuf::from));
+            overlay
+                .build(user_home.as_deref())
+                .map_err(|error| OrchestratorError::Internal(error.to_string()))?;
         }
         // The pane gets the server's PATH (a login shell in the pane must not hide what the
         // server found) and identity before anything the pack or caller adds.
@@ -1276,6 +1289,7 @@ impl Orchestrator {
     /// One terminal's status reader: waits for a poke, lets output settle, reads the screen.
     async fn read_status_loop(self, terminal_id: String, live: Live) {
         let mut dialogs_answered = 0u32;
+        let mut cao_tools_checked = false;
         let mut retry_delay = Duration::from_millis(100);
         loop {
             if live.watch.closed.load(Ordering::SeqCst) {
@@ -1311,6 +1325,9 @@ impl Orchestrator {
                 }
             };
             retry_delay = Duration::from_millis(100);
+            if !cao_tools_checked {
+                cao_tools_checked = self.check_cao_tools(&terminal_id, &live, &screen);
+            }
             let mut reading = live.pack.classify(&screen);
             // After Enter, a ready screen that has not taken the input has not answered it:
             // the input is queued, on its way, or still in the composer (whatever flashed on
