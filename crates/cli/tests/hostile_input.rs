@@ -355,18 +355,11 @@ async fn control_bytes_alone_are_refused_as_empty() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "defect: once the pane has scrolled, a turn whose screen ends like the one before \
-            (same echo tail, same reply) never reads as completed: the terminal stays \
-            'processing', see the test's comment"]
 async fn identical_turns_on_a_full_screen_each_complete() {
     // The same input answered the same way, turn after turn. Each turn adds five lines and
     // one echo (`» same`); once the 50-row screen is full, one echo scrolls off the top as
     // one is added, and the last turn (from the last echo down) reads exactly as before the
-    // input was typed. `Baseline::not_taken` (crates/orchestrator/src/service/mod.rs) then
-    // holds the ready screen as "input not taken yet": no `completed` is published, Enter
-    // is pressed again to no effect, and the inbox waits for a ready status forever.
-    // Inbox messages hit it too: the mock agent echoes a multi-line input as `» header` and
-    // `»   (+N more lines)`, so the header's message number scrolls away from the last turn.
+    // input was typed: only the scroll (tmux's history size) tells the new turn from none.
     let live = Live::start(Fixture::with_script(SAME_REPLY)).await;
     let terminal = live.terminal("same", "developer").await;
     let path = format!("/terminals/{terminal}/input");

@@ -130,6 +130,9 @@ pub struct PaneFacts {
     pub cwd: Option<PathBuf>,
     pub width: u16,
     pub height: u16,
+    /// Lines that scrolled off the top into the history (0 for a program on the alternate
+    /// screen, which keeps none).
+    pub history_size: u32,
 }
 
 /// How much of a pane to capture.

@@ -1143,7 +1143,7 @@ impl Multiplexer for TmuxMux {
                     "-p",
                     "-t",
                     target,
-                    "#{pane_id}\u{1f}#{pane_pid}\u{1f}#{pane_current_command}\u{1f}#{pane_dead}\u{1f}#{pane_dead_status}\u{1f}#{pane_current_path}\u{1f}#{pane_width}\u{1f}#{pane_height}",
+                    "#{pane_id}\u{1f}#{pane_pid}\u{1f}#{pane_current_command}\u{1f}#{pane_dead}\u{1f}#{pane_dead_status}\u{1f}#{pane_current_path}\u{1f}#{pane_width}\u{1f}#{pane_height}\u{1f}#{history_size}",
                 ]))],
             )
             .await?;
@@ -1155,7 +1155,7 @@ impl Multiplexer for TmuxMux {
         let fields: Vec<&str> = line.split('\u{1f}').collect();
         // display-message falls back to the current pane when the target vanished between
         // lookups; the echoed pane id catches that.
-        if fields.len() != 8 || fields[0] != target {
+        if fields.len() != 9 || fields[0] != target {
             return Err(MuxError::NoPane(pane.clone()));
         }
         let non_empty = |value: &str| (!value.is_empty()).then(|| value.to_string());
@@ -1167,6 +1167,7 @@ impl Multiplexer for TmuxMux {
             cwd: non_empty(fields[5]).map(Into::into),
             width: fields[6].parse().unwrap_or(0),
             height: fields[7].parse().unwrap_or(0),
+            history_size: fields[8].parse().unwrap_or(0),
         })
     }
 

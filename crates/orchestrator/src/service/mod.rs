@@ -351,6 +351,10 @@ struct Baseline {
     /// Echoed inputs on screen before: one more means the CLI took an input (a turn that
     /// repeats the last one, same input and same reply, leaves the last turn's text as it was).
     echoes: usize,
+    /// Lines scrolled off the top of the screen before (tmux's `history_size`): on a full
+    /// screen, a repeated turn pushes an echo off the top as it adds one, and only the scroll
+    /// tells it from no turn at all.
+    scrollback: Option<u32>,
 }
 
 impl Baseline {
@@ -358,14 +362,18 @@ impl Baseline {
     /// the history is what it was before the input was typed, or no new turn began and
     /// the input shows under the last one (queued behind a turn the CLI is finishing, or
     /// drawn before the CLI opened the turn: opencode prints the input block first).
-    fn not_taken(&self, screen: &InputView) -> bool {
+    ///
+    /// `scrolled`: lines went off the top of the screen since the input was typed, so a last
+    /// turn that reads as before is a new turn that repeats it.
+    fn not_taken(&self, screen: &InputView, scrolled: bool) -> bool {
         if !self.entered || screen.echoes > self.echoes {
             return false;
         }
-        if screen.history == self.history
-            || screen.composer.iter().any(|line| self.shows_input(line))
-        {
+        if screen.composer.iter().any(|line| self.shows_input(line)) {
             return true;
+        }
+        if screen.history == self.history {
+            return !scrolled;
         }
         if screen.history.lines().next() != self.history.lines().next() {
             return false;
@@ -1336,11 +1344,22 @@ impl Orchestrator {
             // baseline says nothing about what the CLI does next.
             let submitting = lock(&live.submitted_screen).is_some();
             let pending = submitting || lock(&live.machine).awaiting_reply();
-            let held = pending
+            let baseline = lock(&live.submitted_history).clone();
+            let mut held = pending
                 && matches!(reading, TerminalStatus::Completed | TerminalStatus::Idle)
-                && lock(&live.submitted_history)
+                && baseline
                     .as_ref()
-                    .is_some_and(|before| before.not_taken(&live.pack.input_view(&screen)));
+                    .is_some_and(|before| before.not_taken(&live.pack.input_view(&screen), false));
+            if let (true, Some(before)) = (held, &baseline) {
+                // A last turn that reads as before may be a repeated turn on a full screen.
+                if let Some(scrollback) = before.scrollback {
+                    let now = self.inner.mux.facts(&live.pane).await.ok();
+                    let scrolled = now.is_some_and(|facts| facts.history_size > scrollback);
+                    if scrolled {
+                        held = before.not_taken(&live.pack.input_view(&screen), true);
+                    }
+                }
+            }
             {
                 let mut submitted = lock(&live.submitted_screen);
                 if let Some(before) = submitted.as_deref() {
@@ -1701,6 +1720,13 @@ impl Orchestrator {
             .find(|line| !line.is_empty())
             .unwrap_or_default()
             .to_string();
+        let scrollback = self
+            .inner
+            .mux
+            .facts(&live.pane)
+            .await
+            .ok()
+            .map(|facts| facts.history_size);
         *lock(&live.submitted_history) = before.as_deref().map(|screen| {
             let view = live.pack.input_view(screen);
             Baseline {
@@ -1708,6 +1734,7 @@ impl Orchestrator {
                 first_line,
                 entered: false,
                 echoes: view.echoes,
+                scrollback,
             }
         });
     }
@@ -2022,6 +2049,13 @@ fn window_stem(profile: &str) -> String {
 mod tests {
     use super::*;
 
+    impl Baseline {
+        /// [`Baseline::not_taken`] on a screen that did not scroll.
+        fn not_taken_unscrolled(&self, screen: &InputView) -> bool {
+            self.not_taken(screen, false)
+        }
+    }
+
     #[test]
     fn an_input_is_taken_once_the_history_shows_more_than_the_input_queued() {
         let before = Baseline {
@@ -2029,41 +2063,42 @@ mod tests {
             first_line: "CALL-HANDOFF: delegate this to a worker".into(),
             entered: true,
             echoes: 1,
+            scrollback: Some(40),
         };
         let seen = |history: &str, echoes: usize| InputView {
             history: history.into(),
             composer: Vec::new(),
             echoes,
         };
-        assert!(before.not_taken(&seen("> send it\n✦ Message sent.", 1)));
+        assert!(before.not_taken_unscrolled(&seen("> send it\n✦ Message sent.", 1)));
         // Drawn in a bordered block before the CLI opens the turn.
-        assert!(before.not_taken(&seen(
+        assert!(before.not_taken_unscrolled(&seen(
             "> send it\n✦ Message sent.\n┃  CALL-HANDOFF: delegate this to a worker  ┃\n┃",
             1
         )));
         // A new turn began: whatever it shows, the input was taken.
-        assert!(!before.not_taken(&seen(
+        assert!(!before.not_taken_unscrolled(&seen(
             "> CALL-HANDOFF: delegate this to a worker\nCALL-HANDOFF: delegate this to a worker",
             1
         )));
         // Queued under the last turn, whole or as the first row of a wrapped line.
-        assert!(before.not_taken(&seen(
+        assert!(before.not_taken_unscrolled(&seen(
             "> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this to a worker",
             1
         )));
-        assert!(before.not_taken(&seen(
+        assert!(before.not_taken_unscrolled(&seen(
             "> send it\n✦ Message sent.\n  CALL-HANDOFF: delegate this",
             1
         )));
         // Taken: echoed as a new turn, or the old turn got more than the input.
-        assert!(!before.not_taken(&seen("> CALL-HANDOFF: delegate this to a worker", 1)));
-        assert!(!before.not_taken(&seen("> send it\n✦ Message sent.\n✦ And more.", 1)));
-        assert!(!before.not_taken(&seen("> send it\n✦ Message sent.\n  CALL", 1)));
+        assert!(!before.not_taken_unscrolled(&seen("> CALL-HANDOFF: delegate this to a worker", 1)));
+        assert!(!before.not_taken_unscrolled(&seen("> send it\n✦ Message sent.\n✦ And more.", 1)));
+        assert!(!before.not_taken_unscrolled(&seen("> send it\n✦ Message sent.\n  CALL", 1)));
         assert!(!Baseline {
             entered: false,
             ..before.clone()
         }
-        .not_taken(&seen("> send it\n✦ Message sent.", 1)));
+        .not_taken_unscrolled(&seen("> send it\n✦ Message sent.", 1)));
         // Still in the composer (Qwen Code leaves a zero-width space after it), whatever
         // the history shows.
         let in_composer = InputView {
@@ -2071,9 +2106,14 @@ mod tests {
             composer: vec!["────", "* CALL-HANDOFF: delegate this to a worker \u{200b}"],
             echoes: 1,
         };
-        assert!(before.not_taken(&in_composer));
+        assert!(before.not_taken_unscrolled(&in_composer));
         // One more echo on screen, then the same last turn: the same input got the same reply.
-        assert!(!before.not_taken(&seen("> send it\n✦ Message sent.", 2)));
+        assert!(!before.not_taken_unscrolled(&seen("> send it\n✦ Message sent.", 2)));
+        // On a full screen the same turn again pushes the oldest echo off the top: as many
+        // echoes as before and the same last turn, but the screen scrolled.
+        assert!(!before.not_taken(&seen("> send it\n✦ Message sent.", 1), true));
+        // Scrolling does not take an input still in the composer.
+        assert!(before.not_taken(&in_composer, true));
     }
 
     #[test]
