@@ -610,22 +610,8 @@ impl ControlEngine {
         let socket = &self.inner.options.socket;
         let kills_server = canonical(command) == Some("kill-server");
         let mut line = String::with_capacity(64);
-        write_control_line(&command.argv, &mut line)
+        let expectation = control_request(connection, command, &mut line)
             .map_err(|error| SendError::NotSent(error.into()))?;
-        line.push('\n');
-        let expectation = if route(command) == Route::SharedWithSentinel {
-            let nonce = format!(
-                "cao-sentinel-{}-{}",
-                connection.generation,
-                connection.nonces.fetch_add(1, Ordering::Relaxed)
-            );
-            line.push_str("display-message -p ");
-            line.push_str(&nonce);
-            line.push('\n');
-            Expectation::UntilSentinel { nonce }
-        } else {
-            Expectation::Single
-        };
         if kills_server {
             connection.expecting_exit.store(true, Ordering::SeqCst);
         }
@@ -717,21 +703,43 @@ impl ControlEngine {
                     })
                 }
             }
-            let mut outputs = Vec::with_capacity(prepared.len());
-            let mut retry = false;
-            for command in &prepared {
-                match self.execute_on(&connection, command).await {
-                    Ok(output) => outputs.push(output),
-                    Err(SendError::NotSent(_)) if attempt == 1 && outputs.is_empty() => {
-                        retry = true;
-                        break;
+            // Pipelined: every line in one write, the replies read in order. `kill-server`
+            // ends the connection, so a batch holding one is sent a command at a time.
+            if prepared
+                .iter()
+                .any(|command| canonical(command) == Some("kill-server"))
+            {
+                let mut outputs = Vec::with_capacity(prepared.len());
+                for command in &prepared {
+                    match self.execute_on(&connection, command).await {
+                        Ok(output) => outputs.push(output),
+                        Err(error) => return Err(error.into()),
                     }
-                    Err(error) => return Err(error.into()),
                 }
-            }
-            if !retry {
                 return Ok(outputs);
             }
+            let mut bytes = String::with_capacity(prepared.len() * 64);
+            let mut waiters = Vec::with_capacity(prepared.len());
+            let mut receivers = Vec::with_capacity(prepared.len());
+            for command in &prepared {
+                let expectation = control_request(&connection, command, &mut bytes)?;
+                let (sender, receiver) = oneshot::channel();
+                waiters.push((Waiter::Caller(sender), expectation));
+                receivers.push(receiver);
+            }
+            match connection.send(bytes.as_bytes(), waiters, socket).await {
+                Ok(()) => {}
+                Err(SendError::NotSent(_)) if attempt == 1 => continue,
+                Err(error) => return Err(error.into()),
+            }
+            let mut outputs = Vec::with_capacity(prepared.len());
+            for (receiver, command) in receivers.into_iter().zip(&prepared) {
+                let blocks = self
+                    .await_reply(receiver, &connection, command.name())
+                    .await?;
+                outputs.push(blocks_to_output(blocks));
+            }
+            return Ok(outputs);
         }
         Err(EngineError::ConnectionLost {
             socket: socket.describe(),
@@ -745,6 +753,29 @@ impl ControlEngine {
             self.inner.options.socket.describe()
         ))
     }
+}
+
+/// Appends the control-mode line(s) of `command` to `line` and says how its reply ends: a
+/// command that may queue others is followed by a sentinel.
+fn control_request(
+    connection: &Connection,
+    command: &TmuxCommand,
+    line: &mut String,
+) -> Result<Expectation, crate::quote::QuoteError> {
+    write_control_line(&command.argv, line)?;
+    line.push('\n');
+    if route(command) != Route::SharedWithSentinel {
+        return Ok(Expectation::Single);
+    }
+    let nonce = format!(
+        "cao-sentinel-{}-{}",
+        connection.generation,
+        connection.nonces.fetch_add(1, Ordering::Relaxed)
+    );
+    line.push_str("display-message -p ");
+    line.push_str(&nonce);
+    line.push('\n');
+    Ok(Expectation::UntilSentinel { nonce })
 }
 
 /// Keeps the private copy of a command's standard input alive until its reply arrives.
