@@ -630,3 +630,95 @@ fn control_clients(socket_name: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn commands_bound_to_a_server_never_reach_the_next_one() {
+    let server = TestServer::new("bound");
+    let engine = server.control();
+    let first = new_session(&engine, "first", "cat").await;
+    let identity = engine.server_identity().await.expect("identified");
+    assert_eq!(engine.current_server(), Some(identity.clone()));
+    let mut states = engine.server_state();
+    assert_eq!(
+        *states.borrow_and_update(),
+        cao_tmux::engine::ServerState::Connected(identity.clone())
+    );
+
+    // Bound to the running server: run in order, in one write, with per-command results.
+    let outputs = engine
+        .execute_on_server(
+            &identity,
+            vec![
+                command(&[
+                    "display-message",
+                    "-p",
+                    "-t",
+                    &first.to_string(),
+                    "#{pane_id}",
+                ]),
+                command(&["has-session", "-t", "=nope"]),
+                command(&["if-shell", "-F", "1", "set-option -g @bound yes"]),
+                command(&["show-options", "-gv", "@bound"]),
+            ],
+        )
+        .await
+        .expect("run on the server");
+    assert_eq!(outputs[0].stdout, vec![first.to_string()]);
+    assert_eq!(outputs[1].exit_code, 1);
+    assert_eq!(outputs[3].stdout, vec!["yes"]);
+
+    // The server dies: the loss is announced, and bound commands find no server.
+    server.tmux(&["kill-server"]);
+    let lost = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            states.changed().await.expect("the engine lives");
+            if let cao_tmux::engine::ServerState::Lost { server, .. } = &*states.borrow() {
+                return server.clone();
+            }
+        }
+    })
+    .await
+    .expect("the loss is announced");
+    assert_eq!(lost, identity);
+    let none = engine
+        .execute_on_server(&identity, vec![command(&["list-sessions"])])
+        .await;
+    assert!(
+        matches!(none, Err(EngineError::NoServer { .. })),
+        "{none:?}"
+    );
+
+    // A new server on the same socket hands out the same pane id: bound to the old server,
+    // a command is refused before anything is sent.
+    let second = new_session(&engine, "second", "cat").await;
+    assert_eq!(first, second, "the new server reuses the pane id");
+    let refused = engine
+        .execute_on_server(
+            &identity,
+            vec![command(&[
+                "send-keys",
+                "-t",
+                &second.to_string(),
+                "for the old pane",
+                "Enter",
+            ])],
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(EngineError::ServerChanged { .. })),
+        "{refused:?}"
+    );
+    let screen = engine
+        .execute(command(&["capture-pane", "-p", "-t", &second.to_string()]))
+        .await
+        .unwrap();
+    assert!(!screen.stdout.join("\n").contains("old pane"));
+    // Commands that need a connection of their own cannot be bound.
+    let newer = engine.server_identity().await.unwrap();
+    assert_ne!(newer, identity);
+    assert!(engine
+        .execute_on_server(&newer, vec![command(&["wait-for", "x"])])
+        .await
+        .is_err());
+    engine.shutdown().await;
+}
