@@ -47,14 +47,14 @@ fn prints_its_version() {
 }
 
 #[test]
-fn catalog_lists_all_58_kinds_with_metadata() {
+fn catalog_lists_all_60_kinds_with_metadata() {
     let output = cao(&["tmux", "catalog", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(entries.len(), 58);
+    assert_eq!(entries.len(), 60);
     let kinds: std::collections::BTreeSet<&str> =
         entries.iter().filter_map(|e| e["kind"].as_str()).collect();
-    assert_eq!(kinds.len(), 58);
+    assert_eq!(kinds.len(), 60);
     for entry in &entries {
         for key in [
             "command",

@@ -41,6 +41,10 @@ use cao_tmux::engine::{
     ControlEngine, ControlOptions, Engine, EngineError, Notification, ServerIdentity, ServerState,
     WeakControlEngine,
 };
+use cao_tmux::ops::{
+    HookScope, Operation, OptionScope, RefreshClient, RunShell, SetHook, SetOption, Subscription,
+    SubscriptionScope,
+};
 use cao_tmux::{CommandOutput, PaneId, Socket, TmuxCommand, TmuxVersion};
 use tokio::sync::broadcast;
 
@@ -62,7 +66,27 @@ const DEATH_HOOK: &str = "pane-died[77]";
 /// What the hook runs: two mode changes of the dead pane, which tmux announces at once. `-b`
 /// runs them outside the hook, whose own commands send no notifications; a pane already in a
 /// mode (someone scrolling it) is left alone and reported by the subscription.
-const DEATH_HOOK_COMMAND: &str = "run-shell -b -C \"#{?pane_in_mode,,clock-mode -t #{hook_pane} ; copy-mode -q -t #{hook_pane}}\"";
+const DEATH_HOOK_MODE_CHANGES: &str =
+    "#{?pane_in_mode,,clock-mode -t #{hook_pane} ; copy-mode -q -t #{hook_pane}}";
+
+/// The hook's command line: [`DEATH_HOOK_MODE_CHANGES`] run in the background as tmux
+/// commands. `run-shell -C` exists from tmux 3.2, this backend's oldest, so the rendering for
+/// that version holds for every server it runs on.
+fn death_hook_command() -> String {
+    let run = Operation::from(RunShell {
+        command: DEATH_HOOK_MODE_CHANGES.into(),
+        background: true,
+        target: None,
+        tmux_command: true,
+        delay_ms: None,
+        start_directory: None,
+    });
+    match run.render_line(MIN_VERSION) {
+        Ok(line) => line,
+        // Unreachable: the value is fixed and valid for MIN_VERSION (a test renders it).
+        Err(error) => unreachable!("the death hook cannot be rendered: {error}"),
+    }
+}
 
 /// After asking tmux to reap a lost child, how often and how many times cao looks for the
 /// exit status before reporting the death without it.
@@ -106,25 +130,39 @@ impl TmuxMux {
 
     /// As [`TmuxMux::new`] with explicit engine options (a config file for tests, …).
     pub fn with_options(mut options: ControlOptions, identity_keys: Vec<String>) -> Self {
-        options.setup_commands.push(vec![
-            "refresh-client".into(),
-            "-B".into(),
-            format!("{DEATH_SUBSCRIPTION}:%*:#{{pane_dead}}"),
-        ]);
+        options.setup_commands.push(
+            RefreshClient {
+                subscriptions: vec![Subscription {
+                    name: DEATH_SUBSCRIPTION.into(),
+                    scope: SubscriptionScope::AllPanes,
+                    format: Some("#{pane_dead}".into()),
+                }],
+                ..RefreshClient::default()
+            }
+            .into(),
+        );
         // The server is cao's own (its own socket), so its panes stay after their program
         // exits: the exit status and last screen are what tells the user why.
-        options.setup_commands.push(vec![
-            "set-option".into(),
-            "-g".into(),
-            "remain-on-exit".into(),
-            "on".into(),
-        ]);
-        options.setup_commands.push(vec![
-            "set-hook".into(),
-            "-g".into(),
-            DEATH_HOOK.into(),
-            DEATH_HOOK_COMMAND.into(),
-        ]);
+        options.setup_commands.push(
+            SetOption {
+                scope: OptionScope::GlobalSession,
+                name: "remain-on-exit".into(),
+                value: Some("on".into()),
+                append: false,
+                only_if_unset: false,
+                expand_formats: false,
+            }
+            .into(),
+        );
+        options.setup_commands.push(
+            SetHook {
+                scope: HookScope::Global,
+                hook: DEATH_HOOK.into(),
+                command: Some(death_hook_command()),
+                append: false,
+            }
+            .into(),
+        );
         let engine = ControlEngine::with_options(options);
         let (events, _) = broadcast::channel(8192);
         let mux = Self {
@@ -1313,6 +1351,14 @@ mod tests {
         assert_eq!(parse_pane_end(pane(5), "%0 0 "), None);
         assert_eq!(parse_pane_end(pane(5), ""), None);
         assert_eq!(parse_pane_end(pane(5), "%5 x "), None);
+    }
+
+    #[test]
+    fn the_death_hook_runs_the_mode_changes_in_the_background_as_tmux_commands() {
+        assert_eq!(
+            death_hook_command(),
+            format!("run-shell \"-b\" \"-C\" \"--\" \"{DEATH_HOOK_MODE_CHANGES}\"")
+        );
     }
 
     #[test]

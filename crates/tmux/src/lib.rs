@@ -1,7 +1,7 @@
 //! Typed tmux for cao: no knowledge of agents lives here.
 //!
 //! What this crate is:
-//! - [`ops`]: one typed value per tmux command (58 kinds), each with its metadata (scope, safety,
+//! - [`ops`]: one typed value per tmux command (60 kinds), each with its metadata (scope, safety,
 //!   effects, version gates) in one table, rendering to argv for a given server version and
 //!   parsing its own result.
 //! - [`protocol`]: a sans-I/O parser of the control-mode (`tmux -C`) byte stream.

@@ -32,6 +32,7 @@ use super::subprocess::{is_no_server_message, SubprocessEngine};
 use super::{default_tmux_binary, Engine, EngineError};
 use crate::command::{canonical_command, CommandOutput, TmuxCommand};
 use crate::ids::PaneId;
+use crate::ops::Operation;
 pub use crate::protocol::Notification;
 use crate::protocol::{
     ControlParser, Correlated, Correlator, Expectation, ProtocolEvent, ReplyBlock,
@@ -111,10 +112,11 @@ pub struct ControlOptions {
     /// First and longest delay between background reconnection attempts.
     pub reconnect_initial: Duration,
     pub reconnect_max: Duration,
-    /// Commands sent on every new connection before it serves requests (for example
+    /// Operations run on every new connection before it serves requests (for example
     /// `refresh-client -B` subscriptions, which belong to the connection's client and end with
-    /// it). A refused command is logged, not fatal.
-    pub setup_commands: Vec<Vec<String>>,
+    /// it), rendered for the version of the server it reached. One that cannot be rendered for
+    /// that version or that tmux refuses is logged, not fatal.
+    pub setup_commands: Vec<Operation>,
 }
 
 impl ControlOptions {
@@ -1187,8 +1189,15 @@ async fn establish(
             }
         }
     }
-    for command in &options.setup_commands {
-        let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+    for operation in &options.setup_commands {
+        let command = match operation.render(version) {
+            Ok(command) => command,
+            Err(error) => {
+                tracing::warn!(%error, "a setup command cannot be sent to this tmux");
+                continue;
+            }
+        };
+        let argv: Vec<&str> = command.argv.iter().map(String::as_str).collect();
         match request(&connection, &options.socket, &argv).await {
             Ok(output) if output.succeeded() => {}
             Ok(output) => {

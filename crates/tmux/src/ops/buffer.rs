@@ -1,11 +1,12 @@
 //! Paste buffer operations: set_buffer, load_buffer, save_buffer, show_buffer, delete_buffer,
-//! paste_buffer.
+//! list_buffers, paste_buffer.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::render::Args;
+use super::result::BUFFER_FORMAT;
 use super::spec::{gate, opt, req, Effects, GateMode, OpSpec, V3_2};
 use super::target::{Target, TargetKind};
 use super::{targets, OpDef, RenderError};
@@ -254,6 +255,37 @@ impl OpDef for DeleteBuffer {
 
     fn render_into(&self, args: &mut Args) -> Result<(), RenderError> {
         args.name("-b", "name", self.name.as_deref())
+    }
+
+    fn targets_mut(&mut self) -> Vec<&mut Target> {
+        Vec::new()
+    }
+}
+
+/// `list-buffers`: the paste buffers as typed rows.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListBuffers {
+    /// Only buffers for which this format is true (`-f`, tmux 3.2+).
+    #[serde(default)]
+    pub filter: Option<String>,
+}
+
+impl OpDef for ListBuffers {
+    const SPEC: &'static OpSpec = buffer_spec!(
+        ListBuffers,
+        "list-buffers",
+        Server,
+        Readonly,
+        Effects::READ,
+        &[gate("-f", V3_2, GateMode::Refuse)],
+        "List the paste buffers with their sizes (payload buffers)",
+        &[opt("filter", "string (tmux format)")]
+    );
+
+    fn render_into(&self, args: &mut Args) -> Result<(), RenderError> {
+        args.value("-F", BUFFER_FORMAT)?;
+        args.value_opt("-f", self.filter.as_deref())
     }
 
     fn targets_mut(&mut self) -> Vec<&mut Target> {

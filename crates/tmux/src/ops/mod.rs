@@ -1,4 +1,4 @@
-//! Typed tmux operations: one value per tmux command (58 kinds), each declaring its metadata
+//! Typed tmux operations: one value per tmux command (60 kinds), each declaring its metadata
 //! once ([`OpSpec`]), rendering to argv for a given server version and parsing its own result.
 //!
 //! Pure: nothing here does I/O except [`run`], which hands a rendered command to an
@@ -51,7 +51,8 @@ pub use catalog::{catalog, CatalogEntry};
 pub use options::*;
 pub use pane::*;
 pub use result::{
-    ClientRow, NewIds, OpResult, PaneRow, Payload, ResultStatus, SessionRow, WindowRow,
+    BufferRow, ClientRow, Failure, NewIds, OpResult, PaneRow, Payload, ResultStatus, SessionRow,
+    WindowRow,
 };
 pub use run::{run, RunError};
 pub use server::*;
@@ -189,6 +190,7 @@ operations! {
     DetachClient = "detach_client",
     DisplayMessage = "display_message",
     HasSession = "has_session",
+    IfShell = "if_shell",
     JoinPane = "join_pane",
     KillPane = "kill_pane",
     KillServer = "kill_server",
@@ -197,6 +199,7 @@ operations! {
     LastPane = "last_pane",
     LastWindow = "last_window",
     LinkWindow = "link_window",
+    ListBuffers = "list_buffers",
     ListClients = "list_clients",
     ListPanes = "list_panes",
     ListSessions = "list_sessions",
@@ -274,6 +277,28 @@ impl Operation {
         self.build(version, false)
     }
 
+    /// The operation as one line of tmux command syntax, every argument quoted, for places
+    /// that take a command as a string (a hook, `if-shell`, `run-shell -C`). Refuses what a
+    /// command string cannot carry: standard input (`load_buffer` from data).
+    pub fn render_line(&self, version: TmuxVersion) -> Result<String, RenderError> {
+        self.line(version, false)
+    }
+
+    fn line(&self, version: TmuxVersion, preview: bool) -> Result<String, RenderError> {
+        let command = self.build(version, preview)?;
+        let invalid = |reason: String| RenderError::Invalid {
+            kind: self.kind(),
+            field: "command",
+            reason,
+        };
+        if command.stdin.is_some() {
+            return Err(invalid(
+                "standard input cannot be given to a command written as a string".into(),
+            ));
+        }
+        crate::quote::control_line(&command.argv).map_err(|error| invalid(error.to_string()))
+    }
+
     /// The argv for a plan preview: like [`Operation::render`], but an unresolved slot shows
     /// as a placeholder such as `{slot:2.pane}` instead of failing. Not for execution.
     pub fn render_preview(&self, version: TmuxVersion) -> Result<Vec<String>, RenderError> {
@@ -313,12 +338,13 @@ impl Operation {
     pub fn is_blocking(&self) -> bool {
         match self {
             Operation::RunShell(op) => !op.background,
+            Operation::IfShell(op) => !op.format && !op.background,
             other => other.spec().blocking,
         }
     }
 
     /// Whether this value queues further commands, whose reply blocks follow its own
-    /// (`source_file`, `run_shell` with `tmux_command`).
+    /// (`source_file`, `if_shell`, `run_shell` with `tmux_command`).
     pub fn queues_commands(&self) -> bool {
         match self {
             Operation::RunShell(op) => op.tmux_command,

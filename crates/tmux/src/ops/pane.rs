@@ -12,7 +12,7 @@ use super::spec::{gate, opt, req, Effects, FieldSpec, GateMode, OpSpec, Safety, 
 use super::spec::{V2_9, V3_0, V3_1, V3_2, V3_4, V3_7};
 use super::target::{Target, TargetKind};
 use super::types::{CaptureRange, CycleDirection, PaneDirection, Placement, Size, SplitDirection};
-use super::{targets, OpDef, OpKind, RenderError};
+use super::{targets, OpDef, OpKind, RenderError, FIELD_SEPARATOR};
 
 /// A row of the table with the fields most pane commands share.
 macro_rules! pane_spec {
@@ -674,7 +674,10 @@ impl OpDef for CapturePane {
         "Capture a pane's visible text or history (payload lines)",
         &[
             req("target", "target (pane)"),
-            opt("range", "\"visible\" | \"all\" | {\"lines\": {start, end}}"),
+            opt(
+                "range",
+                "\"visible\" | {\"history\": n} | \"all\" | {\"lines\": {start, end}}"
+            ),
             opt("join_wrapped", "bool"),
             opt("escapes", "bool"),
             opt("preserve_trailing", "bool"),
@@ -688,6 +691,7 @@ impl OpDef for CapturePane {
         args.flag_if(self.preserve_trailing, "-N")?;
         match self.range {
             CaptureRange::Visible => {}
+            CaptureRange::History(lines) => args.value("-S", format!("-{lines}"))?,
             CaptureRange::All => {
                 args.value("-S", "-")?;
                 args.value("-E", "-")?;
@@ -860,6 +864,8 @@ pub enum KeyInput {
     Keys(Vec<String>),
     /// Text typed exactly, never looked up as key names (`-l`).
     Literal(String),
+    /// A copy-mode command (`-X`), such as `cancel`, for a pane in copy mode.
+    CopyMode(String),
 }
 
 /// `send-keys`: types into a pane.
@@ -889,7 +895,10 @@ impl OpDef for SendKeys {
         "Type keys or literal text into a pane",
         &[
             req("target", "target (pane)"),
-            req("input", "{\"keys\": [key names]} | {\"literal\": text}"),
+            req(
+                "input",
+                "{\"keys\": [key names]} | {\"literal\": text} | {\"copy_mode\": command}"
+            ),
             opt("repeat", "integer"),
         ]
     );
@@ -912,6 +921,13 @@ impl OpDef for SendKeys {
                 }
                 args.flag("-l")?;
                 args.positional([text.as_str()]);
+            }
+            KeyInput::CopyMode(command) => {
+                if command.is_empty() {
+                    return Err(args.invalid("input", "a copy-mode command cannot be empty"));
+                }
+                args.flag("-X")?;
+                args.positional([command.as_str()]);
             }
         }
         Ok(())
@@ -996,6 +1012,10 @@ pub struct ListPanes {
     /// Only panes for which this format is true (`-f`, tmux 3.2+).
     #[serde(default)]
     pub filter: Option<String>,
+    /// User options to read per pane too, by name without the `@` (letters, digits, `_` and
+    /// `-`): each row's `user_options`.
+    #[serde(default)]
+    pub user_options: Vec<String>,
 }
 
 impl OpDef for ListPanes {
@@ -1009,6 +1029,7 @@ impl OpDef for ListPanes {
         &[
             opt("scope", "\"server\" | {\"session\": target} | {\"window\": target}"),
             opt("filter", "string (tmux format)"),
+            opt("user_options", "array of strings (user option names without @)"),
         ]
     );
 
@@ -1021,7 +1042,22 @@ impl OpDef for ListPanes {
             }
             ListPanesScope::Window(target) => args.target("-t", target, TargetKind::Window)?,
         }
-        args.value("-F", PANE_FORMAT)?;
+        let mut format = PANE_FORMAT.to_string();
+        for name in &self.user_options {
+            let plain = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !plain {
+                return Err(args.invalid(
+                    "user_options",
+                    format!("{name:?} is not a user option name (letters, digits, '_' and '-')"),
+                ));
+            }
+            format.push(FIELD_SEPARATOR);
+            format.push_str(&format!("#{{@{name}}}"));
+        }
+        args.value("-F", format)?;
         args.value_opt("-f", self.filter.as_deref())
     }
 

@@ -187,6 +187,20 @@ impl Args {
         self.value("-F", ID_CAPTURE_FORMAT)
     }
 
+    /// Renders `op`, an operation run by this one (`if-shell`'s branches), as one command
+    /// string for the same server version.
+    pub(crate) fn nested(
+        &self,
+        field: &'static str,
+        op: &super::Operation,
+    ) -> Result<String, RenderError> {
+        op.line(self.version, self.preview)
+            .map_err(|error| match error {
+                RenderError::Invalid { reason, .. } => self.invalid(field, reason),
+                other => other,
+            })
+    }
+
     /// Writes user tokens after `--`, so a token starting with `-` is never read as a flag.
     pub(crate) fn positional<I, S>(&mut self, words: I)
     where

@@ -1,11 +1,14 @@
 //! Results: what an operation's reply means — status, typed payload (new ids, lines, list
 //! rows, options) — and the `-F` formats list operations render to get parseable rows.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::command::CommandOutput;
 use crate::ids::{PaneId, SessionId, WindowId};
 
+use super::target::TargetKind;
 use super::{Operation, FIELD_SEPARATOR};
 
 /// `#{a}<US>#{b}…`: formats whose fields are joined by [`FIELD_SEPARATOR`].
@@ -72,6 +75,9 @@ pub const CLIENT_FORMAT: &str = unit_separated!(
     "client_width",
     "client_height",
 );
+
+/// The `-F` format of `list-buffers`: one [`BufferRow`] per line.
+pub const BUFFER_FORMAT: &str = unit_separated!("buffer_name", "buffer_size");
 
 /// Whether the command did what was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -164,6 +170,10 @@ pub struct PaneRow {
     /// The exit status of a dead pane's process.
     pub dead_status: Option<i32>,
     pub title: String,
+    /// The user options `list_panes` was asked for (`user_options`), by name without the
+    /// `@`; an option the pane does not have reads as empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_options: BTreeMap<String, String>,
 }
 
 /// One client, from [`CLIENT_FORMAT`].
@@ -175,6 +185,14 @@ pub struct ClientRow {
     pub tty: String,
     pub width: u32,
     pub height: u32,
+}
+
+/// One paste buffer, from [`BUFFER_FORMAT`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BufferRow {
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// Why a row could not be read.
@@ -281,7 +299,18 @@ impl WindowRow {
 impl PaneRow {
     /// Reads a line printed with [`PANE_FORMAT`].
     pub fn parse(line: &str) -> Result<Self, RowError> {
-        let f = Fields::split("pane", line, 21)?;
+        Self::parse_with_options(line, &[])
+    }
+
+    /// Reads a line printed with [`PANE_FORMAT`] followed by the user options `names` (see
+    /// [`super::ListPanes::user_options`]).
+    pub fn parse_with_options(line: &str, names: &[String]) -> Result<Self, RowError> {
+        let f = Fields::split("pane", line, 21 + names.len())?;
+        let user_options = names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| (name.clone(), f.text(21 + index)))
+            .collect();
         Ok(PaneRow {
             session_id: f.parse(0, "session_id")?,
             session_name: f.text(1),
@@ -304,6 +333,18 @@ impl PaneRow {
             dead: f.flag(18, "pane_dead")?,
             dead_status: f.optional(19, "pane_dead_status")?,
             title: f.text(20),
+            user_options,
+        })
+    }
+}
+
+impl BufferRow {
+    /// Reads a line printed with [`BUFFER_FORMAT`].
+    pub fn parse(line: &str) -> Result<Self, RowError> {
+        let f = Fields::split("buffer", line, 2)?;
+        Ok(BufferRow {
+            name: f.text(0),
+            size: f.parse(1, "buffer_size")?,
         })
     }
 }
@@ -340,6 +381,8 @@ pub enum Payload {
     Panes(Vec<PaneRow>),
     /// list_clients rows.
     Clients(Vec<ClientRow>),
+    /// list_buffers rows.
+    Buffers(Vec<BufferRow>),
     /// show_options `(name, value)` pairs.
     Options(Vec<(String, String)>),
     /// run_shell output, lines joined with `\n`.
@@ -354,6 +397,61 @@ pub struct OpResult {
     pub status: ResultStatus,
     pub payload: Payload,
     pub output: CommandOutput,
+}
+
+/// What a failed command's error means, as far as a caller needs to act on it. tmux reports
+/// errors only as English text; this is the one place that reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// The session, window, pane or client named does not exist (`can't find …`); the kind
+    /// when tmux says which.
+    NotFound(Option<TargetKind>),
+    /// A session of that name exists already (`duplicate session`).
+    DuplicateSession,
+    /// No server runs on the socket (`no server running`).
+    NoServer,
+    /// Anything else: the error text says what.
+    Other,
+}
+
+impl Failure {
+    /// Classifies a failed command's output; `None` when it succeeded.
+    pub fn of(output: &CommandOutput) -> Option<Failure> {
+        if output.succeeded() {
+            return None;
+        }
+        let text = output.error_text();
+        let failure = if let Some(rest) = text.split("can't find ").nth(1) {
+            let kind = [
+                ("session", TargetKind::Session),
+                ("window", TargetKind::Window),
+                ("pane", TargetKind::Pane),
+                ("client", TargetKind::Client),
+            ]
+            .into_iter()
+            .find(|(word, _)| rest.starts_with(word))
+            .map(|(_, kind)| kind);
+            Failure::NotFound(kind)
+        } else if text.contains("duplicate session") {
+            Failure::DuplicateSession
+        } else if text.contains("no server running") {
+            Failure::NoServer
+        } else {
+            Failure::Other
+        };
+        Some(failure)
+    }
+}
+
+impl OpResult {
+    /// What the failure means, for a result whose status is `failed`.
+    pub fn failure(&self) -> Option<Failure> {
+        match self.status {
+            ResultStatus::Failed => Failure::of(&self.output),
+            _ => None,
+        }
+    }
 }
 
 fn rows<T>(lines: &[String], parse: fn(&str) -> Result<T, RowError>) -> Result<Vec<T>, RowError> {
@@ -434,11 +532,19 @@ impl Operation {
             Operation::ListWindows(_) => rows(&output.stdout, WindowRow::parse)
                 .map(Payload::Windows)
                 .map_err(drop),
-            Operation::ListPanes(_) => rows(&output.stdout, PaneRow::parse)
+            Operation::ListPanes(op) => output
+                .stdout
+                .iter()
+                .filter(|line| !line.is_empty())
+                .map(|line| PaneRow::parse_with_options(line, &op.user_options))
+                .collect::<Result<Vec<_>, _>>()
                 .map(Payload::Panes)
                 .map_err(drop),
             Operation::ListClients(_) => rows(&output.stdout, ClientRow::parse)
                 .map(Payload::Clients)
+                .map_err(drop),
+            Operation::ListBuffers(_) => rows(&output.stdout, BufferRow::parse)
+                .map(Payload::Buffers)
                 .map_err(drop),
             Operation::ShowOptions(_) => Ok(Payload::Options(parse_option_lines(&output.stdout))),
             Operation::RunShell(_) => Ok(Payload::Text(output.stdout.join("\n"))),

@@ -1,4 +1,4 @@
-//! Server and client operations: start_server, kill_server, run_shell, source_file,
+//! Server and client operations: start_server, kill_server, run_shell, if_shell, source_file,
 //! list_clients, switch_client, detach_client, refresh_client, suspend_client.
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use super::result::CLIENT_FORMAT;
 use super::spec::{gate, opt, plain_spec, req, Effects, GateMode, OpSpec, Safety, Scope};
 use super::spec::{V2_9, V3_0, V3_1, V3_2, V3_4};
 use super::target::{Target, TargetKind};
-use super::{targets, OpDef, OpKind, RenderError};
+use super::{targets, OpDef, OpKind, Operation, RenderError};
 
 /// A row of the table with the fields client commands share.
 macro_rules! client_spec {
@@ -158,6 +158,84 @@ impl OpDef for RunShell {
 
     fn targets_mut(&mut self) -> Vec<&mut Target> {
         targets([self.target.as_mut()])
+    }
+}
+
+/// `if-shell`: runs one tmux command or another depending on a condition, a format (with
+/// `format`) or a shell command's exit status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IfShell {
+    /// The condition: a format that is true when non-empty and not `0` (with `format`), or a
+    /// shell command that is true when it exits with 0.
+    pub condition: String,
+    /// Expand `condition` as a format instead of running it (`-F`); nothing blocks then.
+    #[serde(default)]
+    pub format: bool,
+    /// Run the shell condition in the background (`-b`).
+    #[serde(default)]
+    pub background: bool,
+    /// The pane whose context expands formats (`-t`).
+    #[serde(default)]
+    pub target: Option<Target>,
+    /// The operation run when the condition is true.
+    pub then: Box<Operation>,
+    /// The operation run when it is false.
+    #[serde(default)]
+    pub otherwise: Option<Box<Operation>>,
+}
+
+impl OpDef for IfShell {
+    const SPEC: &'static OpSpec = &OpSpec {
+        kind: OpKind::IfShell,
+        command: "if-shell",
+        scope: Scope::Server,
+        safety: Safety::Mutating,
+        effects: Effects::STEP,
+        chainable: false,
+        min_version: V2_9,
+        flag_gates: &[],
+        blocking: true,
+        queues_commands: true,
+        captures_ids: false,
+        description: "Run one operation or another on a condition (a format with format, else a shell command); the chosen one is queued",
+        fields: &[
+            req("condition", "string (format or shell command)"),
+            opt("format", "bool"),
+            opt("background", "bool"),
+            opt("target", "target (pane)"),
+            req("then", "operation"),
+            opt("otherwise", "operation"),
+        ],
+    };
+
+    fn render_into(&self, args: &mut Args) -> Result<(), RenderError> {
+        if self.condition.is_empty() {
+            return Err(args.invalid("condition", "cannot be empty"));
+        }
+        let then = args.nested("then", &self.then)?;
+        let otherwise = match &self.otherwise {
+            Some(op) => Some(args.nested("otherwise", op)?),
+            None => None,
+        };
+        args.flag_if(self.background, "-b")?;
+        args.flag_if(self.format, "-F")?;
+        args.target_opt("-t", self.target.as_ref(), TargetKind::Pane)?;
+        args.positional(
+            [Some(self.condition.clone()), Some(then), otherwise]
+                .into_iter()
+                .flatten(),
+        );
+        Ok(())
+    }
+
+    fn targets_mut(&mut self) -> Vec<&mut Target> {
+        let mut found = targets([self.target.as_mut()]);
+        found.extend(self.then.targets_mut());
+        if let Some(op) = self.otherwise.as_mut() {
+            found.extend(op.targets_mut());
+        }
+        found
     }
 }
 

@@ -48,6 +48,14 @@ fn samples() -> Vec<Operation> {
             preserve_trailing: true,
         }
         .into(),
+        CapturePane {
+            target: t("%1"),
+            range: CaptureRange::History(2000),
+            join_wrapped: false,
+            escapes: false,
+            preserve_trailing: false,
+        }
+        .into(),
         ClearHistory {
             target: t("%1"),
             hyperlinks: true,
@@ -71,6 +79,30 @@ fn samples() -> Vec<Operation> {
         }
         .into(),
         HasSession { target: t("=work") }.into(),
+        IfShell {
+            condition: "#{pane_in_mode}".into(),
+            format: true,
+            background: false,
+            target: Some(t("%1")),
+            then: Box::new(
+                SendKeys {
+                    target: t("%1"),
+                    input: KeyInput::CopyMode("cancel".into()),
+                    repeat: None,
+                }
+                .into(),
+            ),
+            otherwise: Some(Box::new(
+                DisplayMessage {
+                    target: Some(t("%1")),
+                    format: "not in a mode; \"quoted\" $HOME".into(),
+                    print: true,
+                    literal: false,
+                }
+                .into(),
+            )),
+        }
+        .into(),
         JoinPane {
             source: t("%2"),
             target: t("%1"),
@@ -114,6 +146,10 @@ fn samples() -> Vec<Operation> {
             detached: true,
         }
         .into(),
+        ListBuffers {
+            filter: Some("#{m:cao-*,#{buffer_name}}".into()),
+        }
+        .into(),
         ListClients {
             target: None,
             filter: None,
@@ -122,6 +158,7 @@ fn samples() -> Vec<Operation> {
         ListPanes {
             scope: ListPanesScope::Session(t("=work")),
             filter: None,
+            user_options: vec!["cao_terminal".into()],
         }
         .into(),
         ListSessions { filter: None }.into(),
@@ -436,8 +473,8 @@ fn render_table(version: TmuxVersion) -> String {
 #[test]
 fn every_kind_has_a_sample() {
     let kinds: BTreeSet<OpKind> = samples().iter().map(Operation::kind).collect();
-    assert_eq!(kinds.len(), 58);
-    assert_eq!(OpKind::ALL.len(), 58);
+    assert_eq!(kinds.len(), 60);
+    assert_eq!(OpKind::ALL.len(), 60);
 }
 
 #[test]
@@ -516,11 +553,11 @@ fn specs_agree_with_their_kinds() {
 }
 
 #[test]
-fn catalog_lists_58_unique_kinds() {
+fn catalog_lists_60_unique_kinds() {
     let entries = catalog();
-    assert_eq!(entries.len(), 58);
+    assert_eq!(entries.len(), 60);
     let kinds: BTreeSet<OpKind> = entries.iter().map(|entry| entry.kind).collect();
-    assert_eq!(kinds.len(), 58);
+    assert_eq!(kinds.len(), 60);
     let json = serde_json::to_value(&entries).unwrap();
     let new_pane = json
         .as_array()
@@ -873,6 +910,8 @@ fn formats_use_only_supported_variables() {
         "client_tty",
         "client_width",
         "client_height",
+        "buffer_name",
+        "buffer_size",
         "version",
     ];
     for format in [
@@ -880,6 +919,7 @@ fn formats_use_only_supported_variables() {
         result::WINDOW_FORMAT,
         result::PANE_FORMAT,
         result::CLIENT_FORMAT,
+        result::BUFFER_FORMAT,
         ID_CAPTURE_FORMAT,
     ] {
         for part in format.split("#{").skip(1) {
@@ -887,6 +927,158 @@ fn formats_use_only_supported_variables() {
             assert!(SUPPORTED.contains(&variable), "{variable}");
         }
     }
+}
+
+#[test]
+fn failures_are_classified_from_tmux_error_text() {
+    let failed = |text: &str| CommandOutput {
+        exit_code: 1,
+        stdout: Vec::new(),
+        stderr: vec![text.to_string()],
+    };
+    let kill = Operation::KillPane(KillPane {
+        target: t("%9"),
+        all_others: false,
+    });
+    let cases = [
+        (
+            "can't find pane: %9",
+            Failure::NotFound(Some(TargetKind::Pane)),
+        ),
+        (
+            "can't find session: work",
+            Failure::NotFound(Some(TargetKind::Session)),
+        ),
+        (
+            "can't find window: @4",
+            Failure::NotFound(Some(TargetKind::Window)),
+        ),
+        ("duplicate session: work", Failure::DuplicateSession),
+        ("no server running on /tmp/tmux-0/cao", Failure::NoServer),
+        ("unknown option: frobnicate", Failure::Other),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(
+            kill.parse_result(&failed(text)).failure(),
+            Some(expected),
+            "{text}"
+        );
+    }
+    let done = CommandOutput {
+        exit_code: 0,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    assert_eq!(kill.parse_result(&done).failure(), None);
+}
+
+#[test]
+fn list_panes_reads_the_user_options_asked_for() {
+    let op = Operation::ListPanes(ListPanes {
+        user_options: vec!["terminal".into(), "role".into()],
+        ..ListPanes::default()
+    });
+    let argv = op.render(V3_3A).unwrap().argv;
+    assert!(argv[3].ends_with("#{pane_title}\u{1f}#{@terminal}\u{1f}#{@role}"));
+    let mut line = vec![
+        "$0",
+        "work",
+        "0",
+        "@1",
+        "0",
+        "main",
+        "1",
+        "80",
+        "24",
+        "b25d,80x24,0,0,0",
+        "%2",
+        "0",
+        "1",
+        "80",
+        "24",
+        "4242",
+        "bash",
+        "/tmp",
+        "0",
+        "",
+        "title",
+    ]
+    .join("\u{1f}");
+    line.push_str("\u{1f}t-1\u{1f}");
+    let output = CommandOutput {
+        exit_code: 0,
+        stdout: vec![line],
+        stderr: Vec::new(),
+    };
+    let Payload::Panes(rows) = op.parse_result(&output).payload else {
+        panic!("no pane rows");
+    };
+    assert_eq!(rows[0].user_options["terminal"], "t-1");
+    assert_eq!(rows[0].user_options["role"], "");
+
+    let bad = Operation::ListPanes(ListPanes {
+        user_options: vec!["a}b".into()],
+        ..ListPanes::default()
+    });
+    assert!(matches!(
+        bad.render(V3_3A),
+        Err(RenderError::Invalid {
+            field: "user_options",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn if_shell_branches_are_quoted_command_lines() {
+    let op = Operation::IfShell(IfShell {
+        condition: "#{pane_in_mode}".into(),
+        format: true,
+        background: false,
+        target: Some(t("%3")),
+        then: Box::new(
+            SendKeys {
+                target: t("%3"),
+                input: KeyInput::Keys(vec!["-x;".into()]),
+                repeat: None,
+            }
+            .into(),
+        ),
+        otherwise: None,
+    });
+    let argv = op.render(V3_3A).unwrap().argv;
+    assert_eq!(
+        argv,
+        [
+            "if-shell",
+            "-F",
+            "-t",
+            "%3",
+            "--",
+            "#{pane_in_mode}",
+            "send-keys \"-t\" \"%3\" \"--\" \"-x;\""
+        ]
+    );
+    assert!(!op.is_blocking());
+    assert!(op.queues_commands());
+
+    let from_data = Operation::IfShell(IfShell {
+        condition: "true".into(),
+        format: false,
+        background: false,
+        target: None,
+        then: Box::new(
+            LoadBuffer {
+                name: None,
+                source: BufferSource::Data("x".into()),
+                clipboard: false,
+            }
+            .into(),
+        ),
+        otherwise: None,
+    });
+    assert!(from_data.render(V3_3A).is_err());
+    assert!(from_data.is_blocking());
 }
 
 #[test]

@@ -140,6 +140,8 @@ pub enum CaptureRange {
     /// The visible screen.
     #[default]
     Visible,
+    /// The visible screen and up to this many lines of history above it (`-S -N`).
+    History(u32),
     /// All history and the visible screen (`-S - -E -`).
     All,
     /// Lines `start..=end`; 0 is the top visible line, negative numbers reach into history.
