@@ -42,10 +42,14 @@ use cao_tmux::engine::{
     WeakControlEngine,
 };
 use cao_tmux::ops::{
-    HookScope, Operation, OptionScope, RefreshClient, RunShell, SetHook, SetOption, Subscription,
-    SubscriptionScope,
+    BufferRow, BufferSource, CapturePane, CaptureRange as TmuxCaptureRange, DeleteBuffer,
+    DisplayMessage, Failure, HasSession, HookScope, IfShell, KeyInput, KillPane, KillSession,
+    KillWindow, LinkWindow, ListBuffers, ListPanes, ListPanesScope, ListWindows, ListWindowsScope,
+    LoadBuffer, NewSession, NewWindow, OpKind, OpResult, Operation, OptionScope, PaneRow,
+    PasteBuffer, Payload, RefreshClient, RunShell, SendKeys, SetHook, SetOption, Subscription,
+    SubscriptionScope, Target, TargetKind,
 };
-use cao_tmux::{CommandOutput, PaneId, Socket, TmuxCommand, TmuxVersion};
+use cao_tmux::{CommandOutput, PaneId, Socket, TmuxCommand, TmuxVersion, WindowId};
 use tokio::sync::broadcast;
 
 use crate::{
@@ -226,45 +230,6 @@ impl TmuxMux {
         });
     }
 
-    async fn run(&self, argv: Vec<String>) -> Result<CommandOutput, MuxError> {
-        let command = argv.first().cloned().unwrap_or_default();
-        let output = self
-            .engine
-            .execute(TmuxCommand::new(argv))
-            .await
-            .map_err(engine_error)?;
-        if output.succeeded() {
-            Ok(output)
-        } else {
-            Err(MuxError::Command {
-                command,
-                reason: output.error_text(),
-            })
-        }
-    }
-
-    async fn run_batch(&self, commands: Vec<TmuxCommand>) -> Result<Vec<CommandOutput>, MuxError> {
-        let names: Vec<String> = commands.iter().map(|c| c.name().to_string()).collect();
-        let mut outputs = Vec::with_capacity(commands.len());
-        for (result, command) in self
-            .engine
-            .execute_batch(commands)
-            .await
-            .into_iter()
-            .zip(names)
-        {
-            let output = result.map_err(engine_error)?;
-            if !output.succeeded() {
-                return Err(MuxError::Command {
-                    command,
-                    reason: output.error_text(),
-                });
-            }
-            outputs.push(output);
-        }
-        Ok(outputs)
-    }
-
     fn control_session(&self) -> &str {
         self.engine.control_session()
     }
@@ -273,65 +238,49 @@ impl TmuxMux {
     async fn link_for_events(
         &self,
         server: &ServerIdentity,
-        window_id: &str,
+        window: WindowId,
     ) -> Result<(), MuxError> {
-        let control = format!("={}", self.control_session());
-        let linked = self
+        let control = Target::Name(self.control_session().to_string());
+        let listed = self
             .run_on(
                 server,
-                vec![TmuxCommand::new(argv(&[
-                    "list-windows",
-                    "-t",
-                    &control,
-                    "-F",
-                    "#{window_id}",
-                ]))],
+                vec![ListWindows {
+                    scope: ListWindowsScope::Session(control.clone()),
+                    filter: None,
+                }
+                .into()],
             )
             .await?;
-        if linked
-            .iter()
-            .flat_map(|output| &output.stdout)
-            .any(|line| line == window_id)
-        {
+        let linked = listed.iter().any(|result| match &result.payload {
+            Payload::Windows(rows) => rows.iter().any(|row| row.id == window),
+            _ => false,
+        });
+        if linked {
             return Ok(());
         }
-        self.run_on(
-            server,
-            vec![TmuxCommand::new(argv(&[
-                "link-window",
-                "-d",
-                "-s",
-                window_id,
-                "-t",
-                &format!("{control}:"),
-            ]))],
-        )
-        .await
-        .map(|_| ())
+        let link = LinkWindow {
+            source: Target::Window(window),
+            target: control,
+            placement: None,
+            kill_existing: false,
+            detached: true,
+        };
+        self.run_on(server, vec![link.into()]).await?;
+        Ok(())
     }
 
-    async fn window_of(&self, pane: &PaneRef) -> Result<(ServerIdentity, String), MuxError> {
-        let (server, target) = split_pane(pane)?;
-        let outputs = self
-            .on_pane(
-                pane,
-                vec![TmuxCommand::new(argv(&[
-                    "display-message",
-                    "-p",
-                    "-t",
-                    target,
-                    "#{pane_id} #{window_id}",
-                ]))],
-            )
+    async fn window_of(&self, pane: &PaneRef) -> Result<(ServerIdentity, WindowId), MuxError> {
+        let (server, pane_id) = split_pane(pane)?;
+        let results = self
+            .on_pane(pane, vec![print_format(pane_id, "#{pane_id} #{window_id}")])
             .await?;
-        let line = outputs
-            .first()
-            .and_then(|output| output.stdout.first())
-            .cloned()
-            .unwrap_or_default();
+        let line = first_line(&results);
         // display-message falls back to the current pane when the target vanished.
         match line.split_once(' ') {
-            Some((found, window)) if found == target => Ok((server, window.to_string())),
+            Some((found, window)) if found == pane_id.to_string() => window
+                .parse()
+                .map(|window| (server, window))
+                .map_err(|_| MuxError::NoPane(pane.clone())),
             _ => Err(MuxError::NoPane(pane.clone())),
         }
     }
@@ -348,40 +297,26 @@ impl TmuxMux {
         }
     }
 
-    /// Runs commands on `server` and no other (see [`ControlEngine::execute_on_server`]);
-    /// the first command tmux refuses is the error.
+    /// Runs operations on `server` and no other (see [`ControlEngine::execute_on_server`]);
+    /// the first one tmux refuses is the error.
     async fn run_on(
         &self,
         server: &ServerIdentity,
-        commands: Vec<TmuxCommand>,
-    ) -> Result<Vec<CommandOutput>, MuxError> {
-        let names: Vec<String> = commands.iter().map(|c| c.name().to_string()).collect();
-        let outputs = self
-            .engine
-            .execute_on_server(server, commands)
-            .await
-            .map_err(engine_error)?;
-        for (output, command) in outputs.iter().zip(names) {
-            if !output.succeeded() {
-                return Err(MuxError::Command {
-                    command,
-                    reason: output.error_text(),
-                });
-            }
-        }
-        Ok(outputs)
+        ops: Vec<Operation>,
+    ) -> Result<Vec<OpResult>, Refusal> {
+        run_bound(&self.engine, server, ops).await
     }
 
     /// [`TmuxMux::run_on`] the server `pane` lives on; a pane that is gone is `NoPane`.
     async fn on_pane(
         &self,
         pane: &PaneRef,
-        commands: Vec<TmuxCommand>,
-    ) -> Result<Vec<CommandOutput>, MuxError> {
+        ops: Vec<Operation>,
+    ) -> Result<Vec<OpResult>, MuxError> {
         let (server, _) = split_pane(pane)?;
-        self.run_on(&server, commands)
+        self.run_on(&server, ops)
             .await
-            .map_err(|error| missing_pane(error, pane))
+            .map_err(|refusal| missing_pane(refusal, pane))
     }
 }
 
@@ -391,8 +326,8 @@ fn pane_ref(server: &ServerIdentity, pane_id: &str) -> PaneRef {
     PaneRef(format!("{pane_id}@{server}"))
 }
 
-/// The server and the tmux target (`%7`) of a reference made by [`pane_ref`].
-fn split_pane(pane: &PaneRef) -> Result<(ServerIdentity, &str), MuxError> {
+/// The server and the pane id of a reference made by [`pane_ref`].
+fn split_pane(pane: &PaneRef) -> Result<(ServerIdentity, PaneId), MuxError> {
     pane.as_str()
         .split_once('@')
         .and_then(|(target, server)| {
@@ -400,13 +335,179 @@ fn split_pane(pane: &PaneRef) -> Result<(ServerIdentity, &str), MuxError> {
                 !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
             });
             let server = ServerIdentity::from_text(server)?;
-            valid_target.then_some((server, target))
+            let pane_id = target.parse().ok()?;
+            valid_target.then_some((server, pane_id))
         })
         .ok_or_else(|| MuxError::NoPane(pane.clone()))
 }
 
 fn argv(words: &[&str]) -> Vec<String> {
     words.iter().map(|word| word.to_string()).collect()
+}
+
+/// Why operations did not all succeed.
+#[derive(Debug)]
+enum Refusal {
+    /// The engine failed, or an operation could not be rendered.
+    Mux(MuxError),
+    /// tmux refused one: its command, what the refusal means and tmux's text.
+    Tmux {
+        command: &'static str,
+        failure: Failure,
+        reason: String,
+    },
+}
+
+impl From<MuxError> for Refusal {
+    fn from(error: MuxError) -> Self {
+        Refusal::Mux(error)
+    }
+}
+
+impl From<Refusal> for MuxError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Mux(error) => error,
+            Refusal::Tmux {
+                command, reason, ..
+            } => MuxError::Command {
+                command: command.to_string(),
+                reason,
+            },
+        }
+    }
+}
+
+/// Renders operations for the version of the server the engine reaches.
+async fn render(engine: &ControlEngine, ops: &[Operation]) -> Result<Vec<TmuxCommand>, MuxError> {
+    let version = engine.server_version().await.map_err(engine_error)?;
+    ops.iter()
+        .map(|op| {
+            op.render(version).map_err(|error| MuxError::Invalid {
+                what: "tmux command",
+                reason: error.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Each operation's result, or the first one tmux refused.
+fn accepted<'a>(
+    ops: &[Operation],
+    outputs: impl IntoIterator<Item = &'a CommandOutput>,
+) -> Result<Vec<OpResult>, Refusal> {
+    let mut results = Vec::with_capacity(ops.len());
+    for (op, output) in ops.iter().zip(outputs) {
+        let result = op.parse_result(output);
+        if let Some(failure) = result.failure() {
+            return Err(Refusal::Tmux {
+                command: op.spec().command,
+                failure,
+                reason: output.error_text(),
+            });
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// Runs operations, pipelined, on `server` and no other: a pane id such as `%3`, which a later
+/// server hands out again, never reaches a pane of that later server.
+async fn run_bound(
+    engine: &ControlEngine,
+    server: &ServerIdentity,
+    ops: Vec<Operation>,
+) -> Result<Vec<OpResult>, Refusal> {
+    let commands = render(engine, &ops).await?;
+    let outputs = engine
+        .execute_on_server(server, commands)
+        .await
+        .map_err(engine_error)?;
+    accepted(&ops, &outputs)
+}
+
+/// Runs operations on whichever server the engine reaches (what they name is looked up by
+/// name, never by a pane id), returning every result, refused or not.
+async fn run_unbound(
+    engine: &ControlEngine,
+    ops: Vec<Operation>,
+) -> Result<Vec<OpResult>, MuxError> {
+    let commands = render(engine, &ops).await?;
+    let mut results = Vec::with_capacity(ops.len());
+    for (op, output) in ops.iter().zip(engine.execute_batch(commands).await) {
+        results.push(op.parse_result(&output.map_err(engine_error)?));
+    }
+    Ok(results)
+}
+
+/// [`run_unbound`], with the first refusal as the error.
+async fn run_accepted(
+    engine: &ControlEngine,
+    ops: Vec<Operation>,
+) -> Result<Vec<OpResult>, MuxError> {
+    let commands: Vec<&'static str> = ops.iter().map(|op| op.spec().command).collect();
+    let results = run_unbound(engine, ops).await?;
+    for (result, command) in results.iter().zip(commands) {
+        if result.failure().is_some() {
+            return Err(MuxError::Command {
+                command: command.to_string(),
+                reason: result.output.error_text(),
+            });
+        }
+    }
+    Ok(results)
+}
+
+/// `display-message -p` of a format in `pane`'s context.
+fn print_format(pane: PaneId, format: &str) -> Operation {
+    DisplayMessage {
+        target: Some(Target::Pane(pane)),
+        format: format.to_string(),
+        print: true,
+        literal: false,
+    }
+    .into()
+}
+
+/// The first line the first result printed.
+fn first_line(results: &[OpResult]) -> String {
+    results
+        .first()
+        .and_then(|result| result.output.stdout.first())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The pane rows of a `list_panes` reply; a line that cannot be read is skipped.
+fn pane_rows(result: &OpResult, user_options: &[String]) -> Vec<PaneRow> {
+    result
+        .output
+        .stdout
+        .iter()
+        .filter_map(|line| PaneRow::parse_with_options(line, user_options).ok())
+        .collect()
+}
+
+/// `load-buffer` of `text` from standard input into `buffer`.
+fn load_buffer(buffer: &str, text: &str) -> Operation {
+    LoadBuffer {
+        name: Some(buffer.to_string()),
+        source: BufferSource::Data(text.to_string()),
+        clipboard: false,
+    }
+    .into()
+}
+
+fn set_option(scope: OptionScope, name: String, value: String) -> Operation {
+    SetOption {
+        scope,
+        name,
+        value: Some(value),
+        append: false,
+        only_if_unset: false,
+        expand_formats: false,
+    }
+    .into()
 }
 
 /// Turns notifications into [`PaneEvent`]s. Holds the engine weakly: the task that owns it
@@ -531,12 +632,15 @@ impl EventWatch {
         server: &ServerIdentity,
         pane: PaneId,
     ) {
-        let _ = engine
-            .execute_on_server(
-                server,
-                vec![TmuxCommand::new(argv(&["run-shell", "-b", "true"]))],
-            )
-            .await;
+        let reap = RunShell {
+            command: "true".into(),
+            background: true,
+            target: None,
+            tmux_command: false,
+            delay_ms: None,
+            start_directory: None,
+        };
+        let _ = run_bound(engine, server, vec![reap.into()]).await;
         for _ in 0..REAP_CHECKS {
             tokio::time::sleep(REAP_CHECK_INTERVAL).await;
             if lock(&self.deaths).contains(pane) {
@@ -577,21 +681,13 @@ impl EventWatch {
         };
         let deaths = self.deaths.clone();
         tokio::spawn(async move {
-            let listing = engine
-                .execute(TmuxCommand::new(argv(&[
-                    "list-panes",
-                    "-a",
-                    "-F",
-                    "#{pane_id}",
-                ])))
-                .await;
+            let listing = run_unbound(&engine, vec![ListPanes::default().into()]).await;
             let mut deaths = lock(&deaths);
-            match listing {
-                Ok(output) if output.succeeded() => {
-                    let existing: HashSet<PaneId> = output
-                        .stdout
-                        .iter()
-                        .filter_map(|line| line.parse().ok())
+            match listing.as_deref() {
+                Ok([result]) if result.failure().is_none() => {
+                    let existing: HashSet<PaneId> = pane_rows(result, &[])
+                        .into_iter()
+                        .map(|row| row.id)
                         .collect();
                     deaths.prune(&existing);
                 }
@@ -709,26 +805,10 @@ async fn pane_end(
     server: &ServerIdentity,
     pane: PaneId,
 ) -> Option<PaneEnd> {
-    let target = pane.to_string();
-    let output = engine
-        .execute_on_server(
-            server,
-            vec![TmuxCommand::new(argv(&[
-                "display-message",
-                "-p",
-                "-t",
-                &target,
-                PANE_END_FORMAT,
-            ]))],
-        )
+    let results = run_bound(engine, server, vec![print_format(pane, PANE_END_FORMAT)])
         .await
-        .ok()?
-        .into_iter()
-        .next()?;
-    if !output.succeeded() {
-        return None;
-    }
-    parse_pane_end(pane, output.stdout.first()?)
+        .ok()?;
+    parse_pane_end(pane, results.first()?.output.stdout.first()?)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -750,12 +830,13 @@ fn engine_error(error: EngineError) -> MuxError {
     }
 }
 
-fn missing_pane(error: MuxError, pane: &PaneRef) -> MuxError {
-    match &error {
-        MuxError::Command { reason, .. } if reason.contains("can't find") => {
-            MuxError::NoPane(pane.clone())
-        }
-        _ => error,
+fn missing_pane(refusal: Refusal, pane: &PaneRef) -> MuxError {
+    match refusal {
+        Refusal::Tmux {
+            failure: Failure::NotFound(_),
+            ..
+        } => MuxError::NoPane(pane.clone()),
+        other => other.into(),
     }
 }
 
@@ -793,26 +874,35 @@ fn check_env_name(name: &str) -> Result<(), MuxError> {
 
 /// Leaves copy mode first when the pane is in it: a pane left in copy mode would swallow a
 /// paste.
-fn leave_mode(target: &str) -> TmuxCommand {
-    TmuxCommand::new(argv(&[
-        "if-shell",
-        "-F",
-        "-t",
-        target,
-        "#{pane_in_mode}",
-        &format!("send-keys -X -t {target} cancel"),
-    ]))
+fn leave_mode(pane: PaneId) -> Operation {
+    let cancel = SendKeys {
+        target: Target::Pane(pane),
+        input: KeyInput::CopyMode("cancel".into()),
+        repeat: None,
+    };
+    IfShell {
+        condition: "#{pane_in_mode}".into(),
+        format: true,
+        background: false,
+        target: Some(Target::Pane(pane)),
+        then: Box::new(cancel.into()),
+        otherwise: None,
+    }
+    .into()
 }
 
 /// Pastes and deletes a buffer. Inside a bracketed paste the program knows the text was
 /// pasted, so newlines go through as LF (tmux would turn them into CR, altering the text).
-fn paste_buffer(buffer: &str, target: &str, bracketed: bool) -> TmuxCommand {
-    let mut words = argv(&["paste-buffer", "-d", "-b", buffer, "-t", target]);
-    if bracketed {
-        words.insert(1, "-p".into());
-        words.insert(2, "-r".into());
+fn paste_buffer(buffer: &str, pane: PaneId, bracketed: bool) -> Operation {
+    PasteBuffer {
+        target: Target::Pane(pane),
+        name: Some(buffer.to_string()),
+        delete_after: true,
+        bracketed,
+        separator: None,
+        raw_newlines: bracketed,
     }
-    TmuxCommand::new(words)
+    .into()
 }
 
 fn trim_lines(lines: &[String]) -> String {
@@ -850,38 +940,7 @@ impl Multiplexer for TmuxMux {
         for key in spec.identity.keys() {
             check_name("identity key", key)?;
         }
-        let mut words: Vec<String> = match placement {
-            Placement::NewSession => {
-                let mut words =
-                    argv(&["new-session", "-d", "-s", &spec.session, "-n", &spec.window]);
-                if let Some((columns, rows)) = spec.size {
-                    words.extend([
-                        "-x".into(),
-                        columns.to_string(),
-                        "-y".into(),
-                        rows.to_string(),
-                    ]);
-                }
-                words
-            }
-            Placement::NewWindow => argv(&[
-                "new-window",
-                "-d",
-                "-t",
-                &format!("={}:", spec.session),
-                "-n",
-                &spec.window,
-            ]),
-        };
-        words.extend(argv(&["-P", "-F", "#{pane_id} #{window_id}"]));
-        if let Some(cwd) = &spec.cwd {
-            words.push("-c".into());
-            words.push(cwd.to_string_lossy().into_owned());
-        }
-        for (key, value) in &spec.env {
-            words.push("-e".into());
-            words.push(format!("{key}={value}"));
-        }
+        let mut command = Vec::new();
         if let Some(program) = &spec.argv {
             if program.is_empty() {
                 return Err(MuxError::Invalid {
@@ -889,7 +948,6 @@ impl Multiplexer for TmuxMux {
                     reason: "it is empty".into(),
                 });
             }
-            words.push("--".into());
             // tmux hands a single word to `sh -c`; `env` makes it an exec like longer argvs.
             // tmux cannot remove a variable from a pane's environment, `env -u` can (after
             // tmux set `-e`, so a name set there is left alone).
@@ -899,66 +957,92 @@ impl Multiplexer for TmuxMux {
                 .filter(|name| !spec.env.iter().any(|(set, _)| set == *name))
                 .collect();
             if program.len() == 1 || !unset.is_empty() {
-                words.push("env".into());
+                command.push("env".to_string());
             }
             for name in unset {
-                words.push("-u".into());
-                words.push(name.clone());
+                command.push("-u".into());
+                command.push(name.clone());
             }
-            words.extend(program.iter().cloned());
+            command.extend(program.iter().cloned());
         }
+        let start_directory = spec
+            .cwd
+            .as_ref()
+            .map(|cwd| cwd.to_string_lossy().into_owned());
+        let environment: BTreeMap<String, String> = spec.env.iter().cloned().collect();
+        let create: Operation = match placement {
+            Placement::NewSession => NewSession {
+                name: Some(spec.session.clone()),
+                window_name: Some(spec.window.clone()),
+                start_directory,
+                width: spec.size.map(|(columns, _)| u32::from(columns)),
+                height: spec.size.map(|(_, rows)| u32::from(rows)),
+                environment,
+                detached: true,
+                command,
+            }
+            .into(),
+            Placement::NewWindow => NewWindow {
+                target: Some(Target::Name(spec.session.clone())),
+                name: Some(spec.window.clone()),
+                start_directory,
+                environment,
+                detached: true,
+                placement: None,
+                kill_existing: false,
+                select_existing: false,
+                command,
+            }
+            .into(),
+        };
+        let creator = create.spec().command;
         let server = self.server_for_spawn().await?;
-        let created = self.run_on(&server, vec![TmuxCommand::new(words)]).await;
-        let output = created.map_err(|error| match error {
-            MuxError::Command { reason, .. } if reason.contains("duplicate session") => {
-                MuxError::SessionExists(spec.session.clone())
-            }
-            MuxError::Command { reason, .. } if reason.contains("can't find session") => {
-                MuxError::NoSession(spec.session.clone())
-            }
-            other => other,
-        })?;
-        let line = output
-            .first()
-            .and_then(|output| output.stdout.first())
-            .cloned()
-            .unwrap_or_default();
-        let (pane_id, window_id) = line.split_once(' ').ok_or_else(|| MuxError::Command {
-            command: "new-window".into(),
-            reason: format!("unexpected reply '{line}'"),
-        })?;
-        let pane = pane_ref(&server, pane_id);
-        let mut setup = vec![TmuxCommand::new(argv(&[
-            "set-option",
-            "-w",
-            "-t",
-            window_id,
-            "remain-on-exit",
-            "on",
-        ]))];
+        let created =
+            self.run_on(&server, vec![create])
+                .await
+                .map_err(|refusal| match refusal {
+                    Refusal::Tmux {
+                        failure: Failure::DuplicateSession,
+                        ..
+                    } => MuxError::SessionExists(spec.session.clone()),
+                    Refusal::Tmux {
+                        failure: Failure::NotFound(Some(TargetKind::Session)),
+                        ..
+                    } => MuxError::NoSession(spec.session.clone()),
+                    other => other.into(),
+                })?;
+        let Some(Payload::NewIds(ids)) = created.first().map(|result| &result.payload) else {
+            return Err(MuxError::Command {
+                command: creator.to_string(),
+                reason: format!("unexpected reply '{}'", first_line(&created)),
+            });
+        };
+        let (pane_id, window_id) = (ids.pane, ids.window);
+        let pane = pane_ref(&server, &pane_id.to_string());
+        let mut setup = vec![set_option(
+            OptionScope::Window(Target::Window(window_id)),
+            "remain-on-exit".into(),
+            "on".into(),
+        )];
         for (key, value) in &spec.identity {
-            setup.push(TmuxCommand::new(vec![
-                "set-option".to_string(),
-                "-p".into(),
-                "-t".into(),
-                pane_id.to_string(),
+            setup.push(set_option(
+                OptionScope::Pane(Target::Pane(pane_id)),
                 format!("@{key}"),
                 value.clone(),
-            ]));
+            ));
         }
         let finished = match self.run_on(&server, setup).await {
             Ok(_) => self.link_for_events(&server, window_id).await,
-            Err(error) => Err(error),
+            Err(refusal) => Err(refusal.into()),
         };
         if let Err(error) = finished {
             // Leave nothing behind: the half-made window and its program go.
             let _ = self.kill_pane(&pane).await;
-            let _ = self
-                .run_on(
-                    &server,
-                    vec![TmuxCommand::new(argv(&["kill-window", "-t", window_id]))],
-                )
-                .await;
+            let kill = KillWindow {
+                target: Target::Window(window_id),
+                all_others: false,
+            };
+            let _ = self.run_on(&server, vec![kill.into()]).await;
             return Err(error);
         }
         Ok(PaneInfo {
@@ -971,41 +1055,35 @@ impl Multiplexer for TmuxMux {
 
     async fn watch(&self, pane: &PaneRef) -> Result<(), MuxError> {
         let (server, window) = self.window_of(pane).await?;
-        self.link_for_events(&server, &window).await
+        self.link_for_events(&server, window).await
     }
 
     async fn set_identity(&self, pane: &PaneRef, key: &str, value: &str) -> Result<(), MuxError> {
         check_name("identity key", key)?;
-        let (_, target) = split_pane(pane)?;
-        let command = TmuxCommand::new(vec![
-            "set-option".to_string(),
-            "-p".into(),
-            "-t".into(),
-            target.to_string(),
+        let (_, pane_id) = split_pane(pane)?;
+        let command = set_option(
+            OptionScope::Pane(Target::Pane(pane_id)),
             format!("@{key}"),
             value.to_string(),
-        ]);
+        );
         self.on_pane(pane, vec![command]).await.map(|_| ())
     }
 
     async fn list(&self) -> Result<Vec<PaneInfo>, MuxError> {
-        const SEPARATOR: char = '\u{1f}';
-        let mut format = String::from("#{session_name}\u{1f}#{window_name}\u{1f}#{pane_id}");
-        for key in self.identity_keys.iter() {
-            format.push(SEPARATOR);
-            format.push_str(&format!("#{{@{key}}}"));
-        }
         let server = match self.engine.server_identity().await {
             Ok(server) => server,
             Err(EngineError::NoServer { .. }) => return Ok(Vec::new()),
             Err(error) => return Err(engine_error(error)),
         };
-        let listing = TmuxCommand::new(argv(&["list-panes", "-a", "-F", &format]));
-        let output = self
-            .run_on(&server, vec![listing])
-            .await?
-            .into_iter()
-            .next()
+        let listing = ListPanes {
+            scope: ListPanesScope::Server,
+            filter: None,
+            user_options: self.identity_keys.to_vec(),
+        };
+        let results = self.run_on(&server, vec![listing.into()]).await?;
+        let rows = results
+            .first()
+            .map(|result| pane_rows(result, &self.identity_keys))
             .unwrap_or_default();
         let mut seen = HashSet::new();
         let mut panes = Vec::new();
@@ -1014,26 +1092,19 @@ impl Multiplexer for TmuxMux {
         // the control session's name) when it carries an identity, so it can be adopted or
         // removed instead of running hidden for ever.
         let mut hidden = Vec::new();
-        for line in &output.stdout {
-            let mut fields = line.split(SEPARATOR);
-            let (Some(session), Some(window), Some(pane)) =
-                (fields.next(), fields.next(), fields.next())
-            else {
-                continue;
-            };
-            let mut identity = BTreeMap::new();
-            for (key, value) in self.identity_keys.iter().zip(fields) {
-                if !value.is_empty() {
-                    identity.insert(key.clone(), value.to_string());
-                }
-            }
+        for row in rows {
+            let identity: BTreeMap<String, String> = row
+                .user_options
+                .into_iter()
+                .filter(|(_, value)| !value.is_empty())
+                .collect();
             let info = PaneInfo {
-                pane: pane_ref(&server, pane),
-                session: session.to_string(),
-                window: window.to_string(),
+                pane: pane_ref(&server, &row.id.to_string()),
+                session: row.session_name,
+                window: row.window_name,
                 identity,
             };
-            if session == self.control_session() {
+            if info.session == self.control_session() {
                 if !info.identity.is_empty() {
                     hidden.push(info);
                 }
@@ -1053,43 +1124,36 @@ impl Multiplexer for TmuxMux {
 
     async fn session_exists(&self, session: &str) -> Result<bool, MuxError> {
         check_name("session name", session)?;
-        let output = self
-            .engine
-            .execute(TmuxCommand::new(argv(&[
-                "has-session",
-                "-t",
-                &format!("={session}"),
-            ])))
-            .await
-            .map_err(engine_error)?;
-        Ok(output.succeeded())
+        let probe = HasSession {
+            target: Target::Name(session.to_string()),
+        };
+        let results = run_unbound(&self.engine, vec![probe.into()]).await?;
+        Ok(matches!(
+            results.first().map(|result| &result.payload),
+            Some(Payload::Exists(true))
+        ))
     }
 
     async fn paste(&self, pane: &PaneRef, text: &str, bracketed: bool) -> Result<(), MuxError> {
-        let (server, target) = split_pane(pane)?;
+        let (server, pane_id) = split_pane(pane)?;
         let buffer = format!(
             "cao-paste-{}-{}",
             std::process::id(),
             self.paste_counter.fetch_add(1, Ordering::Relaxed)
         );
         let text = crate::paste_text(text);
-        let commands = vec![
-            leave_mode(target),
-            TmuxCommand::new(argv(&["load-buffer", "-b", &buffer, "-"]))
-                .with_stdin(text.as_bytes().to_vec()),
-            paste_buffer(&buffer, target, bracketed),
+        let ops = vec![
+            leave_mode(pane_id),
+            load_buffer(&buffer, &text),
+            paste_buffer(&buffer, pane_id, bracketed),
         ];
-        match self.run_on(&server, commands).await {
+        match self.run_on(&server, ops).await {
             Ok(_) => Ok(()),
-            Err(error) => {
+            Err(refusal) => {
                 // `paste-buffer -d` never ran: the loaded text must not stay in tmux.
-                let _ = self
-                    .run_on(
-                        &server,
-                        vec![TmuxCommand::new(argv(&["delete-buffer", "-b", &buffer]))],
-                    )
-                    .await;
-                Err(missing_pane(error, pane))
+                let delete = DeleteBuffer { name: Some(buffer) };
+                let _ = self.run_on(&server, vec![delete.into()]).await;
+                Err(missing_pane(refusal, pane))
             }
         }
     }
@@ -1097,13 +1161,7 @@ impl Multiplexer for TmuxMux {
     async fn stage(&self, name: &str, text: &str) -> Result<(), MuxError> {
         check_name("buffer name", name)?;
         let text = crate::paste_text(text);
-        self.run_batch(vec![TmuxCommand::new(argv(&[
-            "load-buffer",
-            "-b",
-            name,
-            "-",
-        ]))
-        .with_stdin(text.as_bytes().to_vec())])
+        run_accepted(&self.engine, vec![load_buffer(name, &text)])
             .await
             .map(|_| ())
     }
@@ -1115,85 +1173,89 @@ impl Multiplexer for TmuxMux {
         bracketed: bool,
     ) -> Result<(), MuxError> {
         check_name("buffer name", name)?;
-        let (_, target) = split_pane(pane)?;
-        let commands = vec![leave_mode(target), paste_buffer(name, target, bracketed)];
-        self.on_pane(pane, commands).await.map(|_| ())
+        let (_, pane_id) = split_pane(pane)?;
+        let ops = vec![leave_mode(pane_id), paste_buffer(name, pane_id, bracketed)];
+        self.on_pane(pane, ops).await.map(|_| ())
     }
 
     async fn has_staged(&self, name: &str) -> Result<bool, MuxError> {
         check_name("buffer name", name)?;
-        let listing = self
-            .run(argv(&["list-buffers", "-F", "#{buffer_name}"]))
-            .await?;
-        Ok(listing.stdout.iter().any(|line| line == name))
+        let results = run_accepted(&self.engine, vec![ListBuffers::default().into()]).await?;
+        Ok(results.iter().any(|result| {
+            result
+                .output
+                .stdout
+                .iter()
+                .filter_map(|line| BufferRow::parse(line).ok())
+                .any(|row| row.name == name)
+        }))
     }
 
     async fn drop_staged(&self, name: &str) -> Result<(), MuxError> {
         check_name("buffer name", name)?;
         if self.has_staged(name).await? {
-            self.run(argv(&["delete-buffer", "-b", name])).await?;
+            let delete = DeleteBuffer {
+                name: Some(name.to_string()),
+            };
+            run_accepted(&self.engine, vec![delete.into()]).await?;
         }
         Ok(())
     }
 
     async fn send_keys(&self, pane: &PaneRef, keys: &[String]) -> Result<(), MuxError> {
-        let (_, target) = split_pane(pane)?;
-        let mut words = argv(&["send-keys", "-t", target]);
-        words.extend(keys.iter().cloned());
-        self.on_pane(pane, vec![TmuxCommand::new(words)])
-            .await
-            .map(|_| ())
+        let (_, pane_id) = split_pane(pane)?;
+        // tmux types nothing for an empty word; the typed operation refuses one.
+        let keys: Vec<String> = keys.iter().filter(|key| !key.is_empty()).cloned().collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let send = SendKeys {
+            target: Target::Pane(pane_id),
+            input: KeyInput::Keys(keys),
+            repeat: None,
+        };
+        self.on_pane(pane, vec![send.into()]).await.map(|_| ())
     }
 
     async fn capture(&self, pane: &PaneRef, capture: Capture) -> Result<String, MuxError> {
-        let (_, target) = split_pane(pane)?;
-        let mut words = argv(&["capture-pane", "-p", "-t", target]);
-        if capture.join_wrapped {
-            words.push("-J".into());
-        }
-        match capture.range {
-            CaptureRange::Visible => {}
-            CaptureRange::WithHistory(lines) => {
-                words.push("-S".into());
-                words.push(format!("-{lines}"));
-            }
-            CaptureRange::All => {
-                words.push("-S".into());
-                words.push("-".into());
-            }
-        }
-        let outputs = self.on_pane(pane, vec![TmuxCommand::new(words)]).await?;
+        let (_, pane_id) = split_pane(pane)?;
+        let range = match capture.range {
+            CaptureRange::Visible => TmuxCaptureRange::Visible,
+            CaptureRange::WithHistory(lines) => TmuxCaptureRange::History(lines),
+            CaptureRange::All => TmuxCaptureRange::All,
+        };
+        let read = CapturePane {
+            target: Target::Pane(pane_id),
+            range,
+            join_wrapped: capture.join_wrapped,
+            escapes: false,
+            preserve_trailing: false,
+        };
+        let results = self.on_pane(pane, vec![read.into()]).await?;
         Ok(trim_lines(
-            outputs
+            results
                 .first()
-                .map(|output| output.stdout.as_slice())
+                .map(|result| result.output.stdout.as_slice())
                 .unwrap_or_default(),
         ))
     }
 
     async fn facts(&self, pane: &PaneRef) -> Result<PaneFacts, MuxError> {
-        let (_, target) = split_pane(pane)?;
-        let outputs = self
+        let (_, pane_id) = split_pane(pane)?;
+        let results = self
             .on_pane(
                 pane,
-                vec![TmuxCommand::new(argv(&[
-                    "display-message",
-                    "-p",
-                    "-t",
-                    target,
+                vec![print_format(
+                    pane_id,
                     "#{pane_id}\u{1f}#{pane_pid}\u{1f}#{pane_current_command}\u{1f}#{pane_dead}\u{1f}#{pane_dead_status}\u{1f}#{pane_current_path}\u{1f}#{pane_width}\u{1f}#{pane_height}\u{1f}#{history_size}",
-                ]))],
+                )],
             )
             .await?;
-        let line = outputs
-            .first()
-            .and_then(|output| output.stdout.first())
-            .cloned()
-            .unwrap_or_default();
+        let line = first_line(&results);
         let fields: Vec<&str> = line.split('\u{1f}').collect();
         // display-message falls back to the current pane when the target vanished between
         // lookups; the echoed pane id catches that.
-        if fields.len() != 9 || fields[0] != target {
+        if fields.len() != 9 || fields[0] != pane_id.to_string() {
             return Err(MuxError::NoPane(pane.clone()));
         }
         let non_empty = |value: &str| (!value.is_empty()).then(|| value.to_string());
@@ -1219,14 +1281,12 @@ impl Multiplexer for TmuxMux {
         if let (Some(pid), false) = (facts.pid, facts.dead) {
             crate::process::end_tree(pid, KILL_GRACE).await;
         }
-        let (_, target) = split_pane(pane)?;
-        match self
-            .on_pane(
-                pane,
-                vec![TmuxCommand::new(argv(&["kill-pane", "-t", target]))],
-            )
-            .await
-        {
+        let (_, pane_id) = split_pane(pane)?;
+        let kill = KillPane {
+            target: Target::Pane(pane_id),
+            all_others: false,
+        };
+        match self.on_pane(pane, vec![kill.into()]).await {
             Ok(_) | Err(MuxError::NoPane(_) | MuxError::ServerGone(_)) => Ok(()),
             Err(error) => Err(error),
         }
@@ -1234,35 +1294,24 @@ impl Multiplexer for TmuxMux {
 
     async fn kill_session(&self, session: &str) -> Result<(), MuxError> {
         check_name("session name", session)?;
-        let listing = self
-            .engine
-            .execute(TmuxCommand::new(argv(&[
-                "list-panes",
-                "-s",
-                "-t",
-                &format!("={session}"),
-                "-F",
-                "#{pane_pid} #{pane_dead} #{window_id}",
-            ])))
-            .await
-            .map_err(engine_error)?;
-        if !listing.succeeded() {
+        let target = Target::Name(session.to_string());
+        let listing = ListPanes {
+            scope: ListPanesScope::Session(target.clone()),
+            filter: None,
+            user_options: Vec::new(),
+        };
+        let results = run_unbound(&self.engine, vec![listing.into()]).await?;
+        let Some(listing) = results.first().filter(|result| result.failure().is_none()) else {
             return Err(MuxError::NoSession(session.to_string()));
-        }
+        };
         let mut windows = Vec::new();
         let mut trees = Vec::new();
-        for line in &listing.stdout {
-            let mut fields = line.split(' ');
-            let (Some(pid), Some(dead), Some(window)) =
-                (fields.next(), fields.next(), fields.next())
-            else {
-                continue;
-            };
-            if let (Ok(pid), "0") = (pid.parse::<u32>(), dead) {
+        for row in pane_rows(listing, &[]) {
+            if let (Some(pid), false) = (row.pid, row.dead) {
                 trees.push(crate::process::end_tree(pid, KILL_GRACE));
             }
-            if !windows.iter().any(|known| known == window) {
-                windows.push(window.to_string());
+            if !windows.contains(&row.window_id) {
+                windows.push(row.window_id);
             }
         }
         for tree in trees {
@@ -1270,22 +1319,32 @@ impl Multiplexer for TmuxMux {
         }
         // The windows are also linked into the control session, so killing the session alone
         // would leave them there.
-        let mut commands: Vec<TmuxCommand> = windows
-            .iter()
-            .map(|window| TmuxCommand::new(argv(&["kill-window", "-t", window])))
+        let mut ops: Vec<Operation> = windows
+            .into_iter()
+            .map(|window| {
+                KillWindow {
+                    target: Target::Window(window),
+                    all_others: false,
+                }
+                .into()
+            })
             .collect();
-        commands.push(TmuxCommand::new(argv(&[
-            "kill-session",
-            "-t",
-            &format!("={session}"),
-        ])));
-        for result in self.engine.execute_batch(commands).await {
-            let output = result.map_err(engine_error)?;
-            if !output.succeeded() && !output.error_text().contains("can't find") {
-                return Err(MuxError::Command {
-                    command: "kill-session".into(),
-                    reason: output.error_text(),
-                });
+        ops.push(
+            KillSession {
+                target,
+                all_others: false,
+            }
+            .into(),
+        );
+        for result in run_unbound(&self.engine, ops).await? {
+            match result.failure() {
+                None | Some(Failure::NotFound(_)) => {}
+                Some(_) => {
+                    return Err(MuxError::Command {
+                        command: OpKind::KillSession.spec().command.to_string(),
+                        reason: result.output.error_text(),
+                    })
+                }
             }
         }
         Ok(())
