@@ -930,6 +930,18 @@ fn formats_use_only_supported_variables() {
 }
 
 #[test]
+fn every_kind_renders_a_command_of_the_command_table() {
+    for kind in OpKind::ALL {
+        let command = kind.spec().command;
+        assert_eq!(
+            crate::command::canonical_command(command),
+            Some(command),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
 fn failures_are_classified_from_tmux_error_text() {
     let failed = |text: &str| CommandOutput {
         exit_code: 1,

@@ -9,6 +9,7 @@ use super::state::{
     ctime_utc, parse_index, Buffer, Context, Kind, Loc, Options, Pane, Server, Session, Window,
     HOST,
 };
+use crate::command::canonical_command;
 use crate::ids::{PaneId, SessionId, WindowId};
 
 /// A handler's result: stdout lines, or the one-line error tmux would print.
@@ -233,11 +234,11 @@ pub(super) static COMMANDS: &[Entry] = &[
     entry("move-window", Some("movew"), "abdkrs:t:", NONE, move_window),
 ];
 
-/// The table entry for a command name or alias.
+/// The table entry for a command name, alias or unique prefix, resolved by the crate's one
+/// command-name table ([`canonical_command`]), as the control engine routes them.
 pub(super) fn find(name: &str) -> Option<&'static Entry> {
-    COMMANDS
-        .iter()
-        .find(|entry| entry.name == name || entry.alias == Some(name))
+    let name = canonical_command(name)?;
+    COMMANDS.iter().find(|entry| entry.name == name)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1747,4 +1748,19 @@ fn move_window(server: &mut Server, call: &Call<'_>) -> Outcome {
         server.sessions[session].select_window(source_id);
     }
     Ok(Vec::new())
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn every_simulated_command_is_a_tmux_command_with_its_alias() {
+        for entry in COMMANDS {
+            assert_eq!(canonical_command(entry.name), Some(entry.name));
+            if let Some(alias) = entry.alias {
+                assert_eq!(canonical_command(alias), Some(entry.name), "{alias}");
+            }
+        }
+    }
 }
