@@ -1,5 +1,6 @@
-//! The sim's command table (name, alias, argument spec, handler — tmux's `cmd_entry`, in one
-//! scannable list) and one handler per command.
+//! The sim's command table (name, argument spec, handler — tmux's `cmd_entry`, in one
+//! scannable list; aliases resolve through `command::canonical_command`) and one handler per
+//! command.
 
 use std::collections::BTreeMap;
 
@@ -23,10 +24,10 @@ pub(super) struct Call<'a> {
 
 type Handler = fn(&mut Server, &Call<'_>) -> Outcome;
 
-/// One command: tmux's name, its alias, its arguments, whether it may start a server.
+/// One command: tmux's name (aliases and prefixes resolve through [`canonical_command`]), its
+/// arguments, whether it may start a server.
 pub(super) struct Entry {
     pub name: &'static str,
-    pub alias: Option<&'static str>,
     pub spec: ArgSpec,
     pub starts_server: bool,
     pub handler: Handler,
@@ -34,14 +35,12 @@ pub(super) struct Entry {
 
 const fn entry(
     name: &'static str,
-    alias: Option<&'static str>,
     flags: &'static str,
     positional: (usize, Option<usize>),
     handler: Handler,
 ) -> Entry {
     Entry {
         name,
-        alias,
         spec: ArgSpec {
             flags,
             min_positional: positional.0,
@@ -64,174 +63,62 @@ const ANY: (usize, Option<usize>) = (0, None);
 pub(super) static COMMANDS: &[Entry] = &[
     starting(entry(
         "new-session",
-        Some("new"),
         "Ac:dDe:EF:f:n:Ps:t:x:Xy:",
         ANY,
         new_session,
     )),
-    entry(
-        "new-window",
-        Some("neww"),
-        "abc:de:F:kn:PSt:",
-        ANY,
-        new_window,
-    ),
-    entry(
-        "split-window",
-        Some("splitw"),
-        "bc:de:fF:hIl:p:Pt:vZ",
-        ANY,
-        split_window,
-    ),
-    entry("kill-session", None, "aCt:", NONE, kill_session),
-    entry("kill-window", Some("killw"), "at:", NONE, kill_window),
-    entry("kill-pane", Some("killp"), "at:", NONE, kill_pane),
-    entry("kill-server", None, "", NONE, kill_server),
-    entry("has-session", Some("has"), "t:", NONE, has_session),
-    entry("list-sessions", Some("ls"), "F:f:", NONE, list_sessions),
-    entry("list-windows", Some("lsw"), "F:f:at:", NONE, list_windows),
-    entry("list-panes", Some("lsp"), "asF:f:t:", NONE, list_panes),
-    entry("list-clients", Some("lsc"), "F:t:", NONE, list_clients),
+    entry("new-window", "abc:de:F:kn:PSt:", ANY, new_window),
+    entry("split-window", "bc:de:fF:hIl:p:Pt:vZ", ANY, split_window),
+    entry("kill-session", "aCt:", NONE, kill_session),
+    entry("kill-window", "at:", NONE, kill_window),
+    entry("kill-pane", "at:", NONE, kill_pane),
+    entry("kill-server", "", NONE, kill_server),
+    entry("has-session", "t:", NONE, has_session),
+    entry("list-sessions", "F:f:", NONE, list_sessions),
+    entry("list-windows", "F:f:at:", NONE, list_windows),
+    entry("list-panes", "asF:f:t:", NONE, list_panes),
+    entry("list-clients", "F:t:", NONE, list_clients),
     entry(
         "display-message",
-        Some("display"),
         "ac:d:INpt:F:v",
         (0, Some(1)),
         display_message,
     ),
-    entry(
-        "rename-session",
-        Some("rename"),
-        "t:",
-        (1, Some(1)),
-        rename_session,
-    ),
-    entry(
-        "rename-window",
-        Some("renamew"),
-        "t:",
-        (1, Some(1)),
-        rename_window,
-    ),
-    entry(
-        "select-window",
-        Some("selectw"),
-        "lnpTt:",
-        NONE,
-        select_window,
-    ),
-    entry(
-        "select-pane",
-        Some("selectp"),
-        "DdegLlMmP:RT:t:UZ",
-        NONE,
-        select_pane,
-    ),
-    entry("send-keys", Some("send"), "FHlMN:Rt:X", ANY, send_keys),
-    entry(
-        "set-buffer",
-        Some("setb"),
-        "aAb:n:t:w",
-        (0, Some(1)),
-        set_buffer,
-    ),
-    entry("show-buffer", Some("showb"), "b:", NONE, show_buffer),
-    entry("list-buffers", Some("lsb"), "F:f:", NONE, list_buffers),
-    entry(
-        "load-buffer",
-        Some("loadb"),
-        "b:t:w",
-        (1, Some(1)),
-        load_buffer,
-    ),
-    entry(
-        "save-buffer",
-        Some("saveb"),
-        "ab:",
-        (1, Some(1)),
-        save_buffer,
-    ),
-    entry("delete-buffer", Some("deleteb"), "b:", NONE, delete_buffer),
-    entry(
-        "paste-buffer",
-        Some("pasteb"),
-        "db:prs:t:",
-        NONE,
-        paste_buffer,
-    ),
-    entry(
-        "capture-pane",
-        Some("capturep"),
-        "ab:CeE:JNpPqS:Tt:",
-        NONE,
-        capture_pane,
-    ),
-    entry(
-        "clear-history",
-        Some("clearhist"),
-        "Ht:",
-        NONE,
-        clear_history,
-    ),
-    entry(
-        "set-option",
-        Some("set"),
-        "aFgopqst:uUw",
-        (1, Some(2)),
-        set_option,
-    ),
+    entry("rename-session", "t:", (1, Some(1)), rename_session),
+    entry("rename-window", "t:", (1, Some(1)), rename_window),
+    entry("select-window", "lnpTt:", NONE, select_window),
+    entry("select-pane", "DdegLlMmP:RT:t:UZ", NONE, select_pane),
+    entry("send-keys", "FHlMN:Rt:X", ANY, send_keys),
+    entry("set-buffer", "aAb:n:t:w", (0, Some(1)), set_buffer),
+    entry("show-buffer", "b:", NONE, show_buffer),
+    entry("list-buffers", "F:f:", NONE, list_buffers),
+    entry("load-buffer", "b:t:w", (1, Some(1)), load_buffer),
+    entry("save-buffer", "ab:", (1, Some(1)), save_buffer),
+    entry("delete-buffer", "b:", NONE, delete_buffer),
+    entry("paste-buffer", "db:prs:t:", NONE, paste_buffer),
+    entry("capture-pane", "ab:CeE:JNpPqS:Tt:", NONE, capture_pane),
+    entry("clear-history", "Ht:", NONE, clear_history),
+    entry("set-option", "aFgopqst:uUw", (1, Some(2)), set_option),
     entry(
         "set-window-option",
-        Some("setw"),
         "aFgoqt:u",
         (1, Some(2)),
         set_window_option,
     ),
-    entry(
-        "show-options",
-        Some("show"),
-        "AgHpqst:vw",
-        (0, Some(1)),
-        show_options,
-    ),
+    entry("show-options", "AgHpqst:vw", (0, Some(1)), show_options),
     entry(
         "show-window-options",
-        Some("showw"),
         "gvt:",
         (0, Some(1)),
         show_window_options,
     ),
-    entry(
-        "set-environment",
-        Some("setenv"),
-        "Fhgrt:u",
-        (1, Some(2)),
-        set_environment,
-    ),
-    entry(
-        "show-environment",
-        Some("showenv"),
-        "hgst:",
-        (0, Some(1)),
-        show_environment,
-    ),
-    starting(entry("start-server", Some("start"), "", NONE, start_server)),
-    entry(
-        "resize-pane",
-        Some("resizep"),
-        "DLMRTt:Ux:y:Z",
-        (0, Some(1)),
-        resize_pane,
-    ),
-    entry(
-        "resize-window",
-        Some("resizew"),
-        "aADLRt:Ux:y:",
-        (0, Some(1)),
-        resize_window,
-    ),
-    entry("swap-pane", Some("swapp"), "dDs:t:UZ", NONE, swap_pane),
-    entry("move-window", Some("movew"), "abdkrs:t:", NONE, move_window),
+    entry("set-environment", "Fhgrt:u", (1, Some(2)), set_environment),
+    entry("show-environment", "hgst:", (0, Some(1)), show_environment),
+    starting(entry("start-server", "", NONE, start_server)),
+    entry("resize-pane", "DLMRTt:Ux:y:Z", (0, Some(1)), resize_pane),
+    entry("resize-window", "aADLRt:Ux:y:", (0, Some(1)), resize_window),
+    entry("swap-pane", "dDs:t:UZ", NONE, swap_pane),
+    entry("move-window", "abdkrs:t:", NONE, move_window),
 ];
 
 /// The table entry for a command name, alias or unique prefix, resolved by the crate's one
@@ -1755,12 +1642,9 @@ mod table_tests {
     use super::*;
 
     #[test]
-    fn every_simulated_command_is_a_tmux_command_with_its_alias() {
+    fn every_simulated_command_is_a_tmux_command() {
         for entry in COMMANDS {
             assert_eq!(canonical_command(entry.name), Some(entry.name));
-            if let Some(alias) = entry.alias {
-                assert_eq!(canonical_command(alias), Some(entry.name), "{alias}");
-            }
         }
     }
 }
