@@ -93,17 +93,7 @@ impl Orchestrator {
         receiver: Option<&str>,
         body: &str,
     ) -> Result<InboxMessage, OrchestratorError> {
-        if body.contains('\0') {
-            return Err(OrchestratorError::Invalid(
-                "the message contains a NUL byte, which no terminal can carry".into(),
-            ));
-        }
-        // Empty as pasted: control bytes alone are no text (see `cao_mux::paste_text`).
-        if cao_mux::paste_text(body).trim().is_empty() {
-            return Err(OrchestratorError::Invalid(
-                "the message is empty: give the text to send".into(),
-            ));
-        }
+        super::check_input(body)?;
         if body.len() > MAX_MESSAGE_BYTES {
             return Err(OrchestratorError::Invalid(format!(
                 "the message is {} bytes, more than the {MAX_MESSAGE_BYTES} allowed: send a file path instead",

@@ -522,8 +522,8 @@ fn check_session_name(name: &str) -> Result<(), OrchestratorError> {
     }
 }
 
-/// Text typed into a terminal as a turn: not empty once pasted, no NUL.
-fn check_input(message: &str) -> Result<(), OrchestratorError> {
+/// Text typed into a terminal as a turn or sent as a message: not empty once pasted, no NUL.
+pub(super) fn check_input(message: &str) -> Result<(), OrchestratorError> {
     if message.contains('\0') {
         return Err(OrchestratorError::Invalid(
             "the message contains a NUL byte, which no terminal can carry".into(),
