@@ -32,6 +32,16 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Whether `name` is a plain word cao may give a session, window or buffer: ASCII letters,
+/// digits, `_` and `-`, at least one. tmux changes `.` and `:` in session names and reads a
+/// leading `=` or `$` specially; plain words keep every target unambiguous.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// `text` as it may be pasted into a pane: the bytes a terminal would act on instead of
 /// showing are removed, so pasted text can never leave the paste (`ESC [201~` ends a
 /// bracketed paste early; what follows it would be typed as keys) nor act as a key itself.

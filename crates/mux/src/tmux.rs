@@ -840,15 +840,9 @@ fn missing_pane(refusal: Refusal, pane: &PaneRef) -> MuxError {
     }
 }
 
-/// tmux changes `.` and `:` in session names and reads a leading `=` or `$` specially; cao's
-/// names are plain words so that targets are never ambiguous.
-pub fn check_name(what: &'static str, name: &str) -> Result<(), MuxError> {
-    let valid = !name.is_empty()
-        && name.len() <= 200
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if valid {
+/// A name cao gives tmux: a plain word ([`crate::is_plain_name`]) of at most 200 characters.
+fn check_name(what: &'static str, name: &str) -> Result<(), MuxError> {
+    if crate::is_plain_name(name) && name.len() <= 200 {
         Ok(())
     } else {
         Err(MuxError::Invalid {

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use cao_mux::is_env_name;
+
 use super::ProfileError;
 use crate::home::write_file_atomic;
 
@@ -84,7 +86,7 @@ impl EnvFile {
 
     /// Sets `key` and rewrites the file atomically with mode 0600.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ProfileError> {
-        if !is_var_name(key) {
+        if !is_env_name(key) {
             return Err(ProfileError::InvalidEnvKey {
                 key: key.to_string(),
             });
@@ -152,7 +154,7 @@ fn parse_env_line(line: &str) -> Result<EnvLine, String> {
         return Err("expected KEY=VALUE".to_string());
     };
     let key = key.trim();
-    if !is_var_name(key) {
+    if !is_env_name(key) {
         return Err(format!(
             "'{key}' is not a variable name (letters, digits and '_', not starting with a digit)"
         ));
@@ -218,13 +220,6 @@ fn quote_value(value: &str) -> String {
     quoted
 }
 
-/// `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn is_var_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// Where `${VAR}` values come from: a map (usually the env file) and then, optionally, the
 /// process environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -278,7 +273,7 @@ pub(crate) fn substitute_line(line: &str, vars: &Vars) -> Result<String, String>
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         match after.find('}') {
-            Some(end) if is_var_name(&after[..end]) => {
+            Some(end) if is_env_name(&after[..end]) => {
                 let name = &after[..end];
                 match vars.lookup(name) {
                     Some(value) => out.push_str(&value),

@@ -506,13 +506,13 @@ pub fn session_name(name: &str) -> String {
     }
 }
 
+/// A session name is a plain word (the mux's rule, [`cao_mux::is_plain_name`]) with more
+/// than the `cao-` prefix and at most 100 characters.
 fn check_session_name(name: &str) -> Result<(), OrchestratorError> {
-    let valid = name.len() <= 100
+    if cao_mux::is_plain_name(name)
         && name.len() > SESSION_PREFIX.len()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if valid {
+        && name.len() <= 100
+    {
         Ok(())
     } else {
         Err(OrchestratorError::Invalid(format!(
@@ -546,7 +546,7 @@ fn is_reserved_env(name: &str) -> bool {
 /// The request's own checks, before anything is looked up or created.
 fn check_request(request: &CreateTerminal) -> Result<(), OrchestratorError> {
     for (key, value) in &request.env_vars {
-        if !crate::profile::env::is_var_name(key) {
+        if !cao_mux::is_env_name(key) {
             return Err(OrchestratorError::Invalid(format!(
                 "environment variable name '{}' is invalid: use letters, digits and '_'",
                 key.escape_debug()
