@@ -15,3 +15,12 @@ pub mod store;
 pub mod watcher;
 
 pub use status::TerminalStatus;
+
+/// `mutex` locked, poisoned or not. The crate's critical sections are single map or field
+/// operations (and the store's transactions roll back when their guard drops), so a panic
+/// inside one leaves consistent data and the poison flag carries no information.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

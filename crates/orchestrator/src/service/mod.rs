@@ -21,6 +21,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::home::{CaoHome, HomeError};
+use crate::lock;
 use crate::profile::{ProfileCatalog, ProfileError};
 use crate::provider::{
     find_executable, ExitStep, InputView, LaunchContext, PackError, PackRegistry, ProviderPack,
@@ -481,13 +482,6 @@ enum Removal {
 #[derive(Clone)]
 pub struct Orchestrator {
     inner: Arc<Inner>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Critical sections are single map operations; a poisoned lock holds consistent data.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn random_hex(bytes: usize) -> Result<String, OrchestratorError> {

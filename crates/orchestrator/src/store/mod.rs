@@ -220,10 +220,8 @@ impl Store {
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable: an open transaction
-        // is rolled back when its guard drops, so the poison flag carries no information.
-        self.connection
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        // is rolled back when its guard drops.
+        crate::lock(&self.connection)
     }
 }
 

@@ -29,7 +29,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{broadcast, oneshot, watch};
 
 use super::subprocess::{is_no_server_message, SubprocessEngine};
-use super::{default_tmux_binary, Engine, EngineError};
+use super::{default_tmux_binary, lock, Engine, EngineError};
 use crate::command::{canonical_command, CommandOutput, TmuxCommand};
 use crate::ids::PaneId;
 use crate::ops::Operation;
@@ -297,14 +297,6 @@ impl Drop for WriteGuard<'_> {
                 .abandon("a request was cancelled in the middle of its write".into());
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding these locks cannot leave them inconsistent (every critical section
-    // is a few field updates), so a poisoned lock is still usable.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 struct Inner {

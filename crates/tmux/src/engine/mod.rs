@@ -100,6 +100,15 @@ pub trait Engine: Send + Sync {
 }
 
 /// Reads `#{version}` from an output of `display-message -p '#{version}'`.
+/// `mutex` locked, poisoned or not. Every engine's critical sections are a few field or map
+/// updates: a panic inside one cannot leave the data inconsistent, so the poison flag carries
+/// no information.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub(crate) fn version_from_output(output: &CommandOutput) -> Result<TmuxVersion, EngineError> {
     let line = output.stdout.first().map(String::as_str).unwrap_or("");
     Ok(line.parse()?)

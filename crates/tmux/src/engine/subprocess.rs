@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::{default_tmux_binary, version_from_output, version_query, Engine, EngineError};
+use super::{
+    default_tmux_binary, lock, version_from_output, version_query, Engine, EngineError,
+};
 use crate::command::{CommandOutput, TmuxCommand};
 use crate::quote::{check_argv, escape_argv_word};
 use crate::socket::Socket;
@@ -148,19 +150,19 @@ impl Engine for SubprocessEngine {
         };
         if output.exit_code != 0 && is_no_server_message(&output.error_text()) {
             // The server is gone; the next one may be another version.
-            *self.version.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            *lock(&self.version) = None;
         }
         Ok(output)
     }
 
     async fn server_version(&self) -> Result<TmuxVersion, EngineError> {
-        if let Some(version) = *self.version.lock().unwrap_or_else(|e| e.into_inner()) {
+        if let Some(version) = *lock(&self.version) {
             return Ok(version);
         }
         let output = self.execute(version_query()).await?;
         if output.succeeded() {
             let version = version_from_output(&output)?;
-            *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(version);
+            *lock(&self.version) = Some(version);
             return Ok(version);
         }
         if is_no_server_message(&output.error_text()) {

@@ -25,7 +25,7 @@ mod commands;
 mod options;
 mod state;
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
@@ -96,7 +96,7 @@ impl SimEngine {
     fn lock(&self) -> MutexGuard<'_, Server> {
         // A panic inside a handler leaves the model as it was mid-command; tests that
         // continue after one get that state rather than a second panic.
-        self.server.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::engine::lock(&self.server)
     }
 }
 
