@@ -79,10 +79,7 @@ impl Client {
     }
 
     fn token(&self) -> Option<String> {
-        std::fs::read_to_string(self.home.token_file())
-            .ok()
-            .map(|token| token.trim().to_string())
-            .filter(|token| !token.is_empty())
+        cao_orchestrator::home::client_token(&self.home.token_file())
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

@@ -197,11 +197,7 @@ impl Proxy {
         if let Some(token) = &self.terminal_token {
             return Some(token.clone());
         }
-        let path = self.token_file.as_ref()?;
-        std::fs::read_to_string(path)
-            .ok()
-            .map(|token| token.trim().to_string())
-            .filter(|token| !token.is_empty())
+        cao_orchestrator::home::client_token(self.token_file.as_ref()?)
     }
 
     /// Forwards one message; returns the lines to write (JSON-RPC messages) through `out`.

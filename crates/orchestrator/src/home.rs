@@ -180,6 +180,16 @@ impl CaoHome {
     }
 }
 
+/// The token a client sends, from a token file: its contents trimmed, `None` when the file is
+/// missing, unreadable or empty. Clients never create the token (the server does, in
+/// [`CaoHome::server_token`]) and leave judging it to the server, which refuses a wrong one.
+pub fn client_token(path: &Path) -> Option<String> {
+    fs::read_to_string(path)
+        .ok()
+        .map(|token| token.trim().to_string())
+        .filter(|token| !token.is_empty())
+}
+
 fn read_token(path: &Path) -> Result<String, HomeError> {
     let metadata = fs::metadata(path).map_err(io_error(path))?;
     #[cfg(unix)]
