@@ -93,13 +93,7 @@ impl Orchestrator {
         receiver: Option<&str>,
         body: &str,
     ) -> Result<InboxMessage, OrchestratorError> {
-        super::check_input(body)?;
-        if body.len() > MAX_MESSAGE_BYTES {
-            return Err(OrchestratorError::Invalid(format!(
-                "the message is {} bytes, more than the {MAX_MESSAGE_BYTES} allowed: send a file path instead",
-                body.len()
-            )));
-        }
+        super::check_message(body)?;
         let sender_row = match sender {
             Some(id) => Some(self.inner.store.get_terminal(id)?.ok_or_else(|| {
                 OrchestratorError::NotFound(format!(

@@ -532,6 +532,19 @@ pub(super) fn check_input(message: &str) -> Result<(), OrchestratorError> {
     Ok(())
 }
 
+/// A message or task stored before it is typed: [`check_input`], and at most
+/// [`MAX_MESSAGE_BYTES`] (a larger one belongs in a file).
+pub(super) fn check_message(message: &str) -> Result<(), OrchestratorError> {
+    check_input(message)?;
+    if message.len() > MAX_MESSAGE_BYTES {
+        return Err(OrchestratorError::Invalid(format!(
+            "the message is {} bytes, more than the {MAX_MESSAGE_BYTES} allowed: send a file path instead",
+            message.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Variables cao sets in every pane to name the terminal and reach the server.
 fn is_reserved_env(name: &str) -> bool {
     name.starts_with("CAO_") && name != "CAO_MOCK_AGENT_LOG" && name != "CAO_MOCK_AGENT_SCRIPT"

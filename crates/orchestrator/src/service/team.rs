@@ -218,7 +218,7 @@ impl Orchestrator {
         &self,
         request: HandoffRequest,
     ) -> Result<HandoffOutcome, OrchestratorError> {
-        check_task(&request.message)?;
+        super::check_message(&request.message)?;
         if request.timeout.is_zero() || request.timeout > MAX_HANDOFF_TIMEOUT {
             return Err(OrchestratorError::Invalid(format!(
                 "timeout must be between 1 and {} seconds",
@@ -483,7 +483,7 @@ impl Orchestrator {
     /// Starts a worker and returns at once; the task follows in the background (see the
     /// module docs).
     pub async fn assign(&self, request: AssignRequest) -> Result<AssignOutcome, OrchestratorError> {
-        check_task(&request.message)?;
+        super::check_message(&request.message)?;
         let caller = self.authorize_spawn(request.caller_id.as_deref(), "assign")?;
         let worker = self.worker_request(
             caller.as_ref(),
@@ -615,27 +615,6 @@ impl Orchestrator {
             busy,
         })
     }
-}
-
-fn check_task(message: &str) -> Result<(), OrchestratorError> {
-    if message.trim().is_empty() {
-        return Err(OrchestratorError::Invalid(
-            "the task message is empty: say what the worker should do".into(),
-        ));
-    }
-    if message.contains('\0') {
-        return Err(OrchestratorError::Invalid(
-            "the task contains a NUL byte, which no terminal can carry".into(),
-        ));
-    }
-    if message.len() > super::inbox::MAX_MESSAGE_BYTES {
-        return Err(OrchestratorError::Invalid(format!(
-            "the task is {} bytes, more than the {} allowed: send a file path instead",
-            message.len(),
-            super::inbox::MAX_MESSAGE_BYTES
-        )));
-    }
-    Ok(())
 }
 
 fn remaining(deadline: Instant) -> Duration {
