@@ -12,9 +12,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::{
-    default_tmux_binary, lock, version_from_output, version_query, Engine, EngineError,
-};
+use super::{default_tmux_binary, lock, version_from_output, version_query, Engine, EngineError};
 use crate::command::{CommandOutput, TmuxCommand};
 use crate::quote::{check_argv, escape_argv_word};
 use crate::socket::Socket;
