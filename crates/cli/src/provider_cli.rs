@@ -75,12 +75,14 @@ fn read_screen(file: &PathBuf) -> Result<String> {
 }
 
 fn list(registry: &PackRegistry, json: bool) -> Result<()> {
+    // What the server would report (`Orchestrator::providers`): the mock agent is this binary.
     let path_env = std::env::var_os("PATH").unwrap_or_default();
+    let cao_binary = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cao"));
     let rows: Vec<ProviderRow> = registry
         .list()
         .iter()
         .map(|pack| {
-            let path = pack.resolve_binary(&path_env);
+            let path = pack.resolve_binary(&path_env, &cao_binary);
             ProviderRow {
                 name: &pack.name,
                 aliases: &pack.aliases,

@@ -171,6 +171,15 @@ fn list_reports_installed_binaries_from_path() {
     assert_eq!(row("codex")["path"], codex.display().to_string());
     assert_eq!(row("claude_code")["installed"], false);
     assert_eq!(row("claude_code")["aliases"], serde_json::json!(["claude"]));
+    // As the server reports it: the mock agent is cao itself, whatever PATH holds.
+    assert_eq!(row("mock")["installed"], true);
+    let mock_path = std::path::PathBuf::from(row("mock")["path"].as_str().unwrap());
+    assert_eq!(
+        mock_path.canonicalize().unwrap(),
+        std::path::Path::new(env!("CARGO_BIN_EXE_cao"))
+            .canonicalize()
+            .unwrap()
+    );
 
     let table = stdout(&cao(
         &["provider", "list"],

@@ -779,10 +779,18 @@ fn binaries_resolve_on_path_only_when_executable() {
 
     let pack = pack_for("claude/x");
     let path_env = std::env::join_paths([first.path(), second.path()]).unwrap();
-    assert_eq!(pack.resolve_binary(&path_env), Some(executable));
+    let cao = Path::new("/opt/cao/bin/cao");
+    assert_eq!(pack.resolve_binary(&path_env, cao), Some(executable));
     let only_plain = std::env::join_paths([first.path()]).unwrap();
-    assert_eq!(pack.resolve_binary(&only_plain), None);
-    assert_eq!(pack.resolve_binary(std::ffi::OsStr::new("")), None);
+    assert_eq!(pack.resolve_binary(&only_plain, cao), None);
+    assert_eq!(pack.resolve_binary(std::ffi::OsStr::new(""), cao), None);
+    // The mock agent is cao itself, found wherever cao runs from.
+    let registry = PackRegistry::builtin();
+    let mock = registry.get("mock").unwrap();
+    assert_eq!(
+        mock.resolve_binary(std::ffi::OsStr::new(""), cao),
+        Some(cao.to_path_buf())
+    );
 }
 
 proptest! {

@@ -193,9 +193,14 @@ impl PackRegistry {
 }
 
 impl ProviderPack {
-    /// The pack's binary found in a `PATH`-style list of directories (executable files only).
-    /// A binary given as a path (with a `/`) is checked as is.
-    pub fn resolve_binary(&self, path_env: &OsStr) -> Option<PathBuf> {
+    /// The executable a terminal of this pack would run, `None` when it is not installed: the
+    /// pack's binary found in a `PATH`-style list of directories (executable files only; one
+    /// given as a path, with a `/`, is checked as is). The mock pack runs `cao_binary`, cao
+    /// itself, wherever it is. The server's provider list and `cao provider list` both ask here.
+    pub fn resolve_binary(&self, path_env: &OsStr, cao_binary: &Path) -> Option<PathBuf> {
+        if self.name == "mock" {
+            return Some(cao_binary.to_path_buf());
+        }
         find_executable(&self.binary, path_env)
     }
 }

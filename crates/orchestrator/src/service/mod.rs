@@ -503,10 +503,7 @@ pub fn session_name(name: &str) -> String {
 /// A session name is a plain word (the mux's rule, [`cao_mux::is_plain_name`]) with more
 /// than the `cao-` prefix and at most 100 characters.
 fn check_session_name(name: &str) -> Result<(), OrchestratorError> {
-    if cao_mux::is_plain_name(name)
-        && name.len() > SESSION_PREFIX.len()
-        && name.len() <= 100
-    {
+    if cao_mux::is_plain_name(name) && name.len() > SESSION_PREFIX.len() && name.len() <= 100 {
         Ok(())
     } else {
         Err(OrchestratorError::Invalid(format!(
@@ -728,11 +725,7 @@ impl Orchestrator {
             .list()
             .iter()
             .map(|pack| {
-                let path = if pack.name == "mock" {
-                    Some(self.inner.cao_binary.clone())
-                } else {
-                    pack.resolve_binary(&self.inner.path)
-                };
+                let path = pack.resolve_binary(&self.inner.path, &self.inner.cao_binary);
                 ProviderInfo {
                     name: pack.name.clone(),
                     binary: pack.binary.clone(),
