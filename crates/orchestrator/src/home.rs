@@ -168,6 +168,7 @@ impl CaoHome {
         let written = write_new_file(&temp, format!("{token}\n").as_bytes(), 0o600)
             .map_err(io_error(&temp))
             .and_then(|()| fs::hard_link(&temp, &path).map_err(io_error(&path)));
+        // Best-effort: the temp name is unique and unused once linked (or not).
         let _ = fs::remove_file(&temp);
         match written {
             Ok(()) => Ok(token),
@@ -276,6 +277,7 @@ pub(crate) fn write_file_atomic(path: &Path, contents: &[u8], mode: u32) -> Resu
         .map_err(io_error(&temp))
         .and_then(|()| fs::rename(&temp, path).map_err(io_error(path)));
     if result.is_err() {
+        // Best-effort: the write's own error is what the caller needs; the temp name is unique.
         let _ = fs::remove_file(&temp);
     }
     result

@@ -381,7 +381,10 @@ impl Orchestrator {
             if gone || mux.has_staged(&buffer).await.unwrap_or(false) {
                 let _ = mux.drop_staged(&buffer).await;
                 let reason = format!("not pasted: {error}");
-                let _ = store.release_message(message.id, &reason);
+                // Left `delivering`, it is not offered again until a restart finds it interrupted.
+                if let Err(error) = store.release_message(message.id, &reason) {
+                    tracing::warn!(message = message.id, terminal = %receiver, %error, "could not put a message back in the queue");
+                }
                 self.message_event(receiver, message.id, InboxStatus::Pending);
                 return Err(reason);
             }
@@ -398,7 +401,9 @@ impl Orchestrator {
             Err(error) => {
                 // Pasted but maybe not submitted: never paste it again.
                 let reason = format!("pasted, but Enter failed: {error}");
-                let _ = store.mark_message_uncertain(message.id, &reason);
+                if let Err(error) = store.mark_message_uncertain(message.id, &reason) {
+                    tracing::warn!(message = message.id, terminal = %receiver, %error, "could not record a message as uncertain");
+                }
                 self.message_event(receiver, message.id, InboxStatus::Uncertain);
             }
         }

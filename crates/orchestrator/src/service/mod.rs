@@ -542,6 +542,32 @@ pub(super) fn check_message(message: &str) -> Result<(), OrchestratorError> {
     Ok(())
 }
 
+/// Appends to the store's event log. Best-effort: nothing reads the log back (live events
+/// go out on the event bus), so a failed append loses history and nothing else.
+pub(super) fn record_event(
+    store: &Store,
+    terminal_id: Option<&str>,
+    kind: &str,
+    data: &serde_json::Value,
+) {
+    let _ = store.append_event(terminal_id, kind, data);
+}
+
+/// Removes a terminal's configuration directory (its launch files, among them the MCP
+/// configuration holding the agent token); one left behind is logged, not fatal.
+fn remove_config_dir(terminal_id: &str, dir: &Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => tracing::warn!(
+            terminal = %terminal_id,
+            dir = %dir.display(),
+            %error,
+            "could not remove the terminal's configuration directory"
+        ),
+    }
+}
+
 /// Variables cao sets in every pane to name the terminal and reach the server.
 fn is_reserved_env(name: &str) -> bool {
     name.starts_with("CAO_") && name != "CAO_MOCK_AGENT_LOG" && name != "CAO_MOCK_AGENT_SCRIPT"
@@ -1094,14 +1120,18 @@ impl Orchestrator {
         let pane = match spawned {
             Ok(pane) => pane,
             Err(error) => {
-                if restoring {
-                    let _ = inner
+                // A row left behind would be re-adopted or restored as if it had a pane.
+                let cleaned = if restoring {
+                    inner
                         .store
-                        .mark_terminal_exited(&terminal_id, "restore failed");
+                        .mark_terminal_exited(&terminal_id, "restore failed")
                 } else {
-                    let _ = inner.store.delete_terminal(&terminal_id);
+                    inner.store.delete_terminal(&terminal_id)
+                };
+                if let Err(store_error) = cleaned {
+                    tracing::warn!(terminal = %terminal_id, error = %store_error, "could not record a terminal that failed to start");
                 }
-                let _ = std::fs::remove_dir_all(&config_dir);
+                remove_config_dir(&terminal_id, &config_dir);
                 return Err(error);
             }
         };
@@ -1117,7 +1147,8 @@ impl Orchestrator {
             init_timeout,
             TerminalStatus::Unknown,
         );
-        let _ = inner.store.append_event(
+        record_event(
+            &inner.store,
             Some(&terminal_id),
             "terminal.created",
             &serde_json::json!({"session": session, "provider": pack.name, "profile": profile.name}),
@@ -1454,8 +1485,12 @@ impl Orchestrator {
             }
             return;
         }
-        let _ = self.inner.store.update_terminal_status(terminal_id, status);
-        let _ = self.inner.store.append_event(
+        // The stored status is what a restarted server re-adopts the terminal with.
+        if let Err(error) = self.inner.store.update_terminal_status(terminal_id, status) {
+            tracing::warn!(terminal = %terminal_id, %status, %error, "could not store the terminal's status");
+        }
+        record_event(
+            &self.inner.store,
             Some(terminal_id),
             "terminal.status",
             &serde_json::json!({"status": status, "reason": reason}),
@@ -1698,7 +1733,8 @@ impl Orchestrator {
         let status = lock(&live.machine).input_sent();
         self.publish(id, live, status, None);
         live.watch.poke();
-        let _ = self.inner.store.append_event(
+        record_event(
+            &self.inner.store,
             Some(id),
             "terminal.input",
             &serde_json::json!({"bytes": bytes}),
@@ -1816,7 +1852,8 @@ impl Orchestrator {
         let status = lock(&live.machine).input_sent();
         self.publish(id, &live, status, None);
         live.watch.poke();
-        let _ = self.inner.store.append_event(
+        record_event(
+            &self.inner.store,
             Some(id),
             "terminal.answer",
             &serde_json::json!({"bytes": answer.len()}),
@@ -1905,6 +1942,7 @@ impl Orchestrator {
             {
                 let log = self.inner.home.terminal_log(id);
                 if let Some(parent) = log.parent() {
+                    // A missing directory shows as the write's error, logged below.
                     let _ = std::fs::create_dir_all(parent);
                 }
                 if let Err(error) = std::fs::write(&log, history) {
@@ -1926,11 +1964,13 @@ impl Orchestrator {
                 &format!("terminal {id} was deleted before it could be delivered"),
             );
         }
-        let _ = std::fs::remove_dir_all(self.inner.home.terminal_config_dir(id));
-        let _ = self
-            .inner
-            .store
-            .append_event(Some(id), "terminal.deleted", &serde_json::json!({}));
+        remove_config_dir(id, &self.inner.home.terminal_config_dir(id));
+        record_event(
+            &self.inner.store,
+            Some(id),
+            "terminal.deleted",
+            &serde_json::json!({}),
+        );
         let _ = self.inner.events.send(OrchestratorEvent::TerminalDeleted {
             terminal_id: id.to_string(),
         });

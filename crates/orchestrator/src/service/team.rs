@@ -452,7 +452,8 @@ impl Orchestrator {
     }
 
     fn handoff_event(&self, job_id: &str, status: HandoffStatus, worker_id: Option<String>) {
-        let _ = self.inner.store.append_event(
+        super::record_event(
+            &self.inner.store,
             worker_id.as_deref(),
             "handoff.status",
             &serde_json::json!({"job_id": job_id, "status": status}),
