@@ -267,14 +267,7 @@ pub async fn launch(args: LaunchArgs, attach_socket: &cao_tmux::Socket) -> Resul
             timeout,
         )
         .await?;
-    let mut attach = vec!["tmux".to_string()];
-    attach.extend(
-        attach_socket
-            .tmux_args()
-            .iter()
-            .map(|arg| arg.to_string_lossy().into_owned()),
-    );
-    attach.extend(["attach-session".into(), "-t".into(), format!("={session}")]);
+    let attach = cao_mux::tmux::attach_command(attach_socket, &session);
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         println!(
             "session {session} terminal {terminal_id} is ready; attach with: {}",

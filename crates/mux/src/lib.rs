@@ -242,9 +242,6 @@ pub trait Multiplexer: Send + Sync {
     /// Creates a pane running `spec.argv`, stamped with `spec.identity`.
     async fn spawn(&self, spec: &LaunchSpec, placement: Placement) -> Result<PaneInfo, MuxError>;
 
-    /// Sets one identity stamp on a pane.
-    async fn set_identity(&self, pane: &PaneRef, key: &str, value: &str) -> Result<(), MuxError>;
-
     /// Makes sure events flow for a pane this process did not create (re-adoption after a
     /// restart).
     async fn watch(&self, pane: &PaneRef) -> Result<(), MuxError>;
@@ -300,9 +297,6 @@ pub trait Multiplexer: Send + Sync {
     /// Events about panes. Receivers that lag get `Resync` semantics by seeing
     /// `RecvError::Lagged`, and should treat it like [`PaneEvent::Resync`].
     fn events(&self) -> broadcast::Receiver<PaneEvent>;
-
-    /// The argv a user runs to look at a session.
-    fn attach_command(&self, session: &str) -> Vec<String>;
 
     /// How the link to the backend stands now (no I/O).
     fn state(&self) -> BackendState;

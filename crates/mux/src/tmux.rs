@@ -341,6 +341,19 @@ fn split_pane(pane: &PaneRef) -> Result<(ServerIdentity, PaneId), MuxError> {
         .ok_or_else(|| MuxError::NoPane(pane.clone()))
 }
 
+/// The argv a user runs to look at `session` on the tmux server of `socket`.
+pub fn attach_command(socket: &Socket, session: &str) -> Vec<String> {
+    let mut command = vec!["tmux".to_string()];
+    command.extend(
+        socket
+            .tmux_args()
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned()),
+    );
+    command.extend(argv(&["attach-session", "-t", &format!("={session}")]));
+    command
+}
+
 fn argv(words: &[&str]) -> Vec<String> {
     words.iter().map(|word| word.to_string()).collect()
 }
@@ -1052,17 +1065,6 @@ impl Multiplexer for TmuxMux {
         self.link_for_events(&server, window).await
     }
 
-    async fn set_identity(&self, pane: &PaneRef, key: &str, value: &str) -> Result<(), MuxError> {
-        check_name("identity key", key)?;
-        let (_, pane_id) = split_pane(pane)?;
-        let command = set_option(
-            OptionScope::Pane(Target::Pane(pane_id)),
-            format!("@{key}"),
-            value.to_string(),
-        );
-        self.on_pane(pane, vec![command]).await.map(|_| ())
-    }
-
     async fn list(&self) -> Result<Vec<PaneInfo>, MuxError> {
         let server = match self.engine.server_identity().await {
             Ok(server) => server,
@@ -1359,19 +1361,6 @@ impl Multiplexer for TmuxMux {
                 reason: reason.clone(),
             },
         }
-    }
-
-    fn attach_command(&self, session: &str) -> Vec<String> {
-        let mut command = vec!["tmux".to_string()];
-        command.extend(
-            self.engine
-                .socket()
-                .tmux_args()
-                .iter()
-                .map(|arg| arg.to_string_lossy().into_owned()),
-        );
-        command.extend(argv(&["attach-session", "-t", &format!("={session}")]));
-        command
     }
 }
 

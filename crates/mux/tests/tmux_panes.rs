@@ -464,7 +464,6 @@ async fn a_pane_reference_never_reaches_a_pane_of_a_later_server() {
         mux.paste(&old, "for the old pane", true).await,
         mux.send_keys(&old, &["x".to_string(), "Enter".to_string()])
             .await,
-        mux.set_identity(&old, "key", "value").await,
         mux.watch(&old).await,
     ] {
         match result {
