@@ -42,9 +42,16 @@ const DEFAULT_SIZE: (u16, u16) = (80, 24);
 /// Something that reached a pane, in the order it came.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// Text pasted by [`Multiplexer::paste`] or [`Multiplexer::paste_staged`], as the pane got
-    /// it: control bytes removed by [`crate::paste_text`].
+    /// Text pasted by [`Multiplexer::paste`], as the pane got it: control bytes removed by
+    /// [`crate::paste_text`].
     Paste { text: String, bracketed: bool },
+    /// The buffer `buffer` pasted by [`Multiplexer::paste_staged`], with the text it held
+    /// (cleaned when it was staged).
+    PasteStaged {
+        buffer: String,
+        text: String,
+        bracketed: bool,
+    },
     /// The keys of one [`Multiplexer::send_keys`] call, by tmux key name.
     Keys(Vec<String>),
 }
@@ -53,7 +60,7 @@ impl Input {
     /// The pasted text, for a paste.
     pub fn pasted(&self) -> Option<&str> {
         match self {
-            Input::Paste { text, .. } => Some(text),
+            Input::Paste { text, .. } | Input::PasteStaged { text, .. } => Some(text),
             Input::Keys(_) => None,
         }
     }
@@ -543,10 +550,11 @@ impl Multiplexer for FakeMux {
                     reason: format!("no buffer {name}"),
                 });
             };
-            state
-                .pane_mut(pane)?
-                .inputs
-                .push(Input::Paste { text, bracketed });
+            state.pane_mut(pane)?.inputs.push(Input::PasteStaged {
+                buffer: name.to_string(),
+                text,
+                bracketed,
+            });
         }
         self.changed();
         Ok(())
@@ -763,6 +771,14 @@ mod tests {
         assert!(fake.has_staged("cao-inbox-1").await.unwrap());
         fake.paste_staged(&pane, "cao-inbox-1", true).await.unwrap();
         assert!(!fake.has_staged("cao-inbox-1").await.unwrap());
+        assert_eq!(
+            fake.inputs(&pane),
+            vec![Input::PasteStaged {
+                buffer: "cao-inbox-1".into(),
+                text: "text".into(),
+                bracketed: true
+            }]
+        );
         assert_eq!(fake.pasted(&pane), vec!["text".to_string()]);
         assert!(matches!(
             fake.paste_staged(&pane, "cao-inbox-1", true).await,
