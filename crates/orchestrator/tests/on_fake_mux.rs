@@ -510,6 +510,54 @@ async fn a_message_to_a_terminal_whose_cli_exited_is_held_then_failed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_held_for_a_terminal_that_exited_goes_to_it_once_restored() {
+    let harness = Harness::start().await;
+    let (terminal, pane) = harness.idle_terminal("restored").await;
+    harness.fake.exit(&pane, 1).unwrap();
+    harness.wait_for(&terminal.id, TerminalStatus::Error).await;
+    let mut events = harness.orchestrator.subscribe();
+    let message = harness
+        .orchestrator
+        .send_message(None, Some(&terminal.id), "after the restore")
+        .unwrap();
+
+    harness
+        .orchestrator
+        .restore_terminal(&terminal.id)
+        .await
+        .unwrap();
+    assert!(harness.fake.is_killed(&pane));
+    let restored = harness.fake.find(TERMINAL_ID_KEY, &terminal.id).unwrap();
+    assert_ne!(restored, pane);
+    harness
+        .fake
+        .set_screen(&restored, &ready_screen(&[]))
+        .unwrap();
+    let id = message.id;
+    let settled = next_event(&mut events, |event| {
+        matches!(event, OrchestratorEvent::Message { message_id, status: InboxStatus::Delivered | InboxStatus::Failed, .. } if *message_id == id)
+    })
+    .await;
+    let listed = harness.orchestrator.inbox(&terminal.id, None, 10).unwrap();
+    assert!(
+        matches!(
+            settled,
+            OrchestratorEvent::Message {
+                status: InboxStatus::Delivered,
+                ..
+            }
+        ),
+        "{listed:?}"
+    );
+    let pasted = harness.fake.pasted(&restored);
+    assert_eq!(
+        pasted,
+        vec![delivery_text(id, "the operator", "after the restore")]
+    );
+    assert!(harness.fake.inputs(&pane).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_server_turns_its_terminals_error_and_says_why() {
     let harness = Harness::start().await;
     let (terminal, pane) = harness.idle_terminal("lost").await;
