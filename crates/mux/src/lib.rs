@@ -2,8 +2,9 @@
 //!
 //! What lives here: the [`Multiplexer`] trait (create a pane from a [`LaunchSpec`], stamp and
 //! find its identity, paste text, send keys, capture the screen, read [`PaneFacts`], kill, list,
-//! and a stream of [`PaneEvent`]s), and its tmux backend ([`tmux::TmuxMux`], over the control
-//! engine of `cao_tmux`).
+//! and a stream of [`PaneEvent`]s), its tmux backend ([`tmux::TmuxMux`], over the control
+//! engine of `cao_tmux`), and an in-memory one for tests (`fake::FakeMux`, with the `fake`
+//! feature).
 //!
 //! What does not: anything about agents. The trait was shaped from both tmux's and WezTerm's
 //! primitives: panes are named by an opaque [`PaneRef`], groups by a session name (a tmux
@@ -19,6 +20,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
 pub mod process;
 pub mod tmux;
 

@@ -963,7 +963,8 @@ impl Orchestrator {
                 id.escape_debug()
             )));
         };
-        if row.exited_at.is_none() && lock(&self.inner.live).contains_key(id) {
+        let crashed = row.exited_at.is_none() && lock(&self.inner.live).contains_key(id);
+        if crashed {
             let live = self.live(id)?;
             if *live.watch.status.borrow() != TerminalStatus::Error {
                 return Err(OrchestratorError::Conflict(format!(
@@ -974,6 +975,16 @@ impl Orchestrator {
             // the messages held for it stay queued for the restored terminal.
             self.remove_terminal(id, Removal::Restore).await?;
         }
+        let restored = self.relaunch(row).await;
+        if crashed && restored.is_err() {
+            // Its pane was removed above and none replaced it.
+            let _ = self.inner.store.mark_terminal_exited(id, "restore failed");
+        }
+        restored
+    }
+
+    /// Launches a terminal's pane again under its id (see [`Orchestrator::restore_terminal`]).
+    async fn relaunch(&self, row: TerminalRow) -> Result<Terminal, OrchestratorError> {
         let placement = if self.inner.mux.session_exists(&row.session_name).await? {
             Placement::NewWindow
         } else {
@@ -1957,8 +1968,10 @@ impl Orchestrator {
             live.watch.close();
             lock(&self.inner.by_pane).remove(&live.pane);
         }
-        self.inner.store.mark_terminal_exited(id, "deleted")?;
+        // A terminal being restored keeps its row live while it has no pane: an inbox pass
+        // meanwhile finds it (without a pane) and leaves its messages for the restored one.
         if removal == Removal::Delete {
+            self.inner.store.mark_terminal_exited(id, "deleted")?;
             self.fail_messages_to(
                 id,
                 &format!("terminal {id} was deleted before it could be delivered"),
