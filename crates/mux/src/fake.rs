@@ -487,15 +487,6 @@ impl Multiplexer for FakeMux {
         })
     }
 
-    async fn set_identity(&self, pane: &PaneRef, key: &str, value: &str) -> Result<(), MuxError> {
-        check_name("identity key", key)?;
-        self.lock()
-            .pane_mut(pane)?
-            .identity
-            .insert(key.to_string(), value.to_string());
-        Ok(())
-    }
-
     async fn watch(&self, pane: &PaneRef) -> Result<(), MuxError> {
         self.lock().pane_mut(pane).map(|_| ())
     }
@@ -632,10 +623,6 @@ impl Multiplexer for FakeMux {
 
     fn events(&self) -> broadcast::Receiver<PaneEvent> {
         self.events.subscribe()
-    }
-
-    fn attach_command(&self, session: &str) -> Vec<String> {
-        vec!["fake-attach".to_string(), session.to_string()]
     }
 
     fn state(&self) -> BackendState {

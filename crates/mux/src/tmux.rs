@@ -854,7 +854,7 @@ fn missing_pane(refusal: Refusal, pane: &PaneRef) -> MuxError {
 }
 
 /// A name cao gives tmux: a plain word ([`crate::is_plain_name`]) of at most 200 characters.
-fn check_name(what: &'static str, name: &str) -> Result<(), MuxError> {
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), MuxError> {
     if crate::is_plain_name(name) && name.len() <= 200 {
         Ok(())
     } else {
