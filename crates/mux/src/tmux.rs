@@ -879,6 +879,22 @@ fn check_env_name(name: &str) -> Result<(), MuxError> {
     }
 }
 
+/// Results of removals: done, or already gone; anything else is the error.
+fn check_removed(results: Vec<OpResult>) -> Result<(), MuxError> {
+    for result in results {
+        match result.failure() {
+            None | Some(Failure::NotFound(_)) => {}
+            Some(_) => {
+                return Err(MuxError::Command {
+                    command: OpKind::KillSession.spec().command.to_string(),
+                    reason: result.output.error_text(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Leaves copy mode first when the pane is in it: a pane left in copy mode would swallow a
 /// paste.
 fn leave_mode(pane: PaneId) -> Operation {
@@ -1301,21 +1317,34 @@ impl Multiplexer for TmuxMux {
             return Err(MuxError::NoSession(session.to_string()));
         };
         let mut windows = Vec::new();
-        let mut trees = Vec::new();
+        let mut pids = Vec::new();
         for row in pane_rows(listing, &[]) {
             if let (Some(pid), false) = (row.pid, row.dead) {
-                trees.push(crate::process::end_tree(pid, KILL_GRACE));
+                pids.push(pid);
             }
             if !windows.contains(&row.window_id) {
                 windows.push(row.window_id);
             }
         }
+        // The session goes first, its windows all still there: removing a session's windows
+        // one by one queues a `session-window-changed` for it each time its current window
+        // goes, and tmux 3.3a dereferences the destroyed session's NULL current window when
+        // that notification is handled after the last one went (a crash seen in the fault
+        // suite). The windows stay linked into the control session, which never changes its
+        // current window (they were linked with -d), and go after their programs.
+        let kill_session = KillSession {
+            target,
+            all_others: false,
+        };
+        check_removed(run_unbound(&self.engine, vec![kill_session.into()]).await?)?;
+        let trees: Vec<_> = pids
+            .into_iter()
+            .map(|pid| crate::process::end_tree(pid, KILL_GRACE))
+            .collect();
         for tree in trees {
             tree.await;
         }
-        // The windows are also linked into the control session, so killing the session alone
-        // would leave them there.
-        let mut ops: Vec<Operation> = windows
+        let ops: Vec<Operation> = windows
             .into_iter()
             .map(|window| {
                 KillWindow {
@@ -1325,25 +1354,7 @@ impl Multiplexer for TmuxMux {
                 .into()
             })
             .collect();
-        ops.push(
-            KillSession {
-                target,
-                all_others: false,
-            }
-            .into(),
-        );
-        for result in run_unbound(&self.engine, ops).await? {
-            match result.failure() {
-                None | Some(Failure::NotFound(_)) => {}
-                Some(_) => {
-                    return Err(MuxError::Command {
-                        command: OpKind::KillSession.spec().command.to_string(),
-                        reason: result.output.error_text(),
-                    })
-                }
-            }
-        }
-        Ok(())
+        check_removed(run_unbound(&self.engine, ops).await?)
     }
 
     fn events(&self) -> broadcast::Receiver<PaneEvent> {

@@ -857,6 +857,21 @@ impl Orchestrator {
                 "session '{name}' does not exist (list them with `cao session list`)"
             )));
         }
+        // The session goes as a whole, after every scrollback is saved (the multiplexer removes
+        // a session before its windows; see `Multiplexer::kill_session`); each terminal is then
+        // finished off, its pane gone already.
+        if exists {
+            for row in &rows {
+                let pane = lock(&self.inner.live)
+                    .get(&row.id)
+                    .map(|live| live.pane.clone())
+                    .or_else(|| row.pane_ref.clone().map(PaneRef));
+                if let Some(pane) = pane {
+                    self.save_scrollback(&row.id, &pane).await;
+                }
+            }
+            self.inner.mux.kill_session(&name).await?;
+        }
         // Concurrently: each kill may wait out a grace period for an agent ignoring SIGTERM.
         let mut kills = tokio::task::JoinSet::new();
         for row in rows {
@@ -1924,6 +1939,26 @@ impl Orchestrator {
         self.remove_terminal(id, Removal::Delete).await
     }
 
+    /// Saves the pane's whole history to the terminal's log; a pane already gone leaves the
+    /// log as it was.
+    async fn save_scrollback(&self, id: &str, pane: &PaneRef) {
+        let everything = Capture {
+            range: CaptureRange::All,
+            join_wrapped: true,
+        };
+        let Ok(history) = self.inner.mux.capture(pane, everything).await else {
+            return;
+        };
+        let log = self.inner.home.terminal_log(id);
+        if let Some(parent) = log.parent() {
+            // A missing directory shows as the write's error, logged below.
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Err(error) = std::fs::write(&log, history) {
+            tracing::warn!(terminal = %id, %error, "could not save the scrollback");
+        }
+    }
+
     async fn remove_terminal(&self, id: &str, removal: Removal) -> Result<(), OrchestratorError> {
         let row = self.row(id)?;
         let live = lock(&self.inner.live).get(id).cloned();
@@ -1938,29 +1973,8 @@ impl Orchestrator {
             .map(|live| live.pane.clone())
             .or_else(|| row.pane_ref.clone().map(PaneRef));
         if let Some(pane) = &pane {
-            let pane = pane.clone();
-            if let Ok(history) = self
-                .inner
-                .mux
-                .capture(
-                    &pane,
-                    Capture {
-                        range: CaptureRange::All,
-                        join_wrapped: true,
-                    },
-                )
-                .await
-            {
-                let log = self.inner.home.terminal_log(id);
-                if let Some(parent) = log.parent() {
-                    // A missing directory shows as the write's error, logged below.
-                    let _ = std::fs::create_dir_all(parent);
-                }
-                if let Err(error) = std::fs::write(&log, history) {
-                    tracing::warn!(terminal = %id, %error, "could not save the scrollback");
-                }
-            }
-            self.inner.mux.kill_pane(&pane).await?;
+            self.save_scrollback(id, pane).await;
+            self.inner.mux.kill_pane(pane).await?;
         }
         // Only once the pane is gone does the terminal leave the live table (a failed kill
         // leaves it usable and deletable again).
