@@ -15,14 +15,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn initialize() -> Value {
-    json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": { "name": "identity-test", "version": "1" },
-        },
-    })
+    common::mcp_initialize("identity-test")
 }
 
 fn refusal_for(terminal_id: &str) -> String {

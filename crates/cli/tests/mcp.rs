@@ -81,14 +81,8 @@ impl Cao {
             port: addr.port(),
         };
         let orchestrator = Orchestrator::start(config).await.expect("orchestrator");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = orchestrator.clone();
-        tokio::spawn(async move {
-            cao_server::serve_on(listener, served, &server_config, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
+        let stop =
+            common::serve_in_background(listener, orchestrator.clone(), server_config.clone());
         Cao {
             socket,
             home,
@@ -760,14 +754,7 @@ async fn talk_bytes(
 }
 
 fn initialize() -> Value {
-    json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": { "name": "test", "version": "1" },
-        },
-    })
+    common::mcp_initialize("test")
 }
 
 #[tokio::test]

@@ -371,17 +371,6 @@ impl FakeMux {
     }
 }
 
-/// The text's lines, each without trailing spaces and ending with a newline (as the tmux
-/// backend captures).
-fn captured<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
-    let mut text = String::new();
-    for line in lines {
-        text.push_str(line.trim_end_matches(' '));
-        text.push('\n');
-    }
-    text
-}
-
 #[async_trait]
 impl Multiplexer for FakeMux {
     async fn check(&self) -> Result<BackendInfo, MuxError> {
@@ -581,7 +570,7 @@ impl Multiplexer for FakeMux {
             CaptureRange::All => history.len(),
         };
         let above = history[history.len() - kept..].iter().copied();
-        Ok(captured(above.chain(found.screen.lines())))
+        Ok(crate::screen_text(above.chain(found.screen.lines())))
     }
 
     async fn facts(&self, pane: &PaneRef) -> Result<PaneFacts, MuxError> {

@@ -72,6 +72,17 @@ pub fn paste_text(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Captured lines as one text: each line without its trailing spaces and ending with a
+/// newline, the form every backend's [`Multiplexer::capture`] returns.
+pub(crate) fn screen_text<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line.trim_end_matches(' '));
+        text.push('\n');
+    }
+    text
+}
+
 /// A pane as its backend names it (`%7` for tmux, `12` for WezTerm). Opaque to callers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]

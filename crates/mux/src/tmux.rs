@@ -928,15 +928,6 @@ fn paste_buffer(buffer: &str, pane: PaneId, bracketed: bool) -> Operation {
     .into()
 }
 
-fn trim_lines(lines: &[String]) -> String {
-    let mut text = String::new();
-    for line in lines {
-        text.push_str(line.trim_end_matches(' '));
-        text.push('\n');
-    }
-    text
-}
-
 #[async_trait]
 impl Multiplexer for TmuxMux {
     async fn check(&self) -> Result<BackendInfo, MuxError> {
@@ -1244,11 +1235,13 @@ impl Multiplexer for TmuxMux {
             preserve_trailing: false,
         };
         let results = self.on_pane(pane, vec![read.into()]).await?;
-        Ok(trim_lines(
+        Ok(crate::screen_text(
             results
                 .first()
                 .map(|result| result.output.stdout.as_slice())
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .iter()
+                .map(String::as_str),
         ))
     }
 

@@ -67,14 +67,8 @@ impl Live {
             ));
         }
         let orchestrator = Orchestrator::start(config).await.expect("orchestrator");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = orchestrator.clone();
-        tokio::spawn(async move {
-            cao_server::serve_on(listener, served, &server_config, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
+        let stop =
+            super::serve_in_background(listener, orchestrator.clone(), server_config.clone());
         Live {
             fixture,
             addr,

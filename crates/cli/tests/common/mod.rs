@@ -205,3 +205,32 @@ pub fn mock_pack_needing_tools() -> String {
     assert!(pack.contains("after_cao_tools = true"));
     pack
 }
+
+/// An MCP `initialize` request (JSON-RPC id 1) from a client named `client`.
+pub fn mcp_initialize(client: &str) -> serde_json::Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": { "name": client, "version": "1" },
+        },
+    })
+}
+
+/// Serves `orchestrator`'s HTTP API on `listener` in a task of its own, until the returned
+/// sender is used or dropped.
+pub fn serve_in_background(
+    listener: tokio::net::TcpListener,
+    orchestrator: Orchestrator,
+    config: cao_server::ServerConfig,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        cao_server::serve_on(listener, orchestrator, &config, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    stop
+}
